@@ -1,0 +1,172 @@
+"""RFC 8785 JSON Canonicalization Scheme (JCS).
+
+Everything molink signs is serialised with :func:`canonical_json`: object
+members sorted by their UTF-16 code units (RFC 8785 §3.2.3), no insignificant
+white space, strings escaped minimally (§3.2.2.2) and numbers written as
+ECMAScript writes IEEE 754 doubles (§3.2.2.3).
+
+Only I-JSON values are accepted (RFC 7493): integers must be exactly
+representable as doubles, floats must be finite, strings must be valid
+Unicode (no lone surrogates). Anything else raises ``InvalidInput``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from typing import Any
+
+from molink.errors import InvalidInput, MalformedData
+
+__all__ = ["MAX_SAFE_INTEGER", "canonical_json", "is_canonical", "parse_json"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
+_ESCAPES["\t"] = "\\t"
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialise ``value`` as RFC 8785 canonical JSON (UTF-8 bytes)."""
+    parts: list[str] = []
+    _write(value, parts)
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput("string is not valid Unicode (lone surrogate)") from exc
+
+
+def parse_json(data: bytes | str, *, max_depth: int = 32) -> Any:
+    """Parse JSON strictly: duplicate member names, NaN/Infinity and deep nesting are refused.
+
+    Raises:
+        MalformedData: the bytes are not strict I-JSON.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedData(f"invalid JSON: {exc}") from exc
+    if _depth(value) > max_depth:
+        raise MalformedData(f"JSON nested deeper than {max_depth}")
+    return value
+
+
+def is_canonical(data: bytes) -> bool:
+    """True if ``data`` is exactly the canonical serialisation of what it encodes."""
+    try:
+        return canonical_json(parse_json(data)) == data
+    except (MalformedData, InvalidInput):
+        return False
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, val in pairs:
+        if key in out:
+            raise ValueError(f"duplicate member name {key!r}")
+        out[key] = val
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _write(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(_string(value))
+    elif isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise InvalidInput(f"integer {value} is outside the I-JSON range")
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(_number(value))
+    elif isinstance(value, dict):
+        _write_object(value, out)
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    else:
+        raise InvalidInput(f"cannot canonicalise a {type(value).__name__}")
+
+
+def _write_object(value: dict[Any, Any], out: list[str]) -> None:
+    for key in value:
+        if not isinstance(key, str):
+            raise InvalidInput("object member names must be strings")
+    out.append("{")
+    for i, key in enumerate(sorted(value, key=_utf16_key)):
+        if i:
+            out.append(",")
+        out.append(_string(key))
+        out.append(":")
+        _write(value[key], out)
+    out.append("}")
+
+
+def _utf16_key(key: str) -> bytes:
+    try:
+        return key.encode("utf-16-be")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput("member name is not valid Unicode") from exc
+
+
+def _string(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        esc = _ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif ch < " ":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _number(value: float) -> str:
+    """ECMAScript Number::toString for a finite double (RFC 8785 §3.2.2.3)."""
+    if not math.isfinite(value):
+        raise InvalidInput("NaN and Infinity are not JSON numbers")
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    # repr() gives the shortest round-tripping decimal, as ECMAScript requires.
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0")
+    if not isinstance(exponent, int):  # pragma: no cover - finite checked above
+        raise InvalidInput("not a finite number")
+    exponent += len(digit_tuple) - len(digits)
+    k = len(digits)
+    n = exponent + k
+    if k <= n <= 21:
+        body = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        body = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+        body = f"{mantissa}e{'+' if e > 0 else '-'}{abs(e)}"
+    return sign + body
