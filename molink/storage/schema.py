@@ -1,0 +1,218 @@
+"""The node's tables (SQLAlchemy Core, portable across SQLite and PostgreSQL).
+
+Alembic migrations under ``molink/storage/migrations`` create exactly these
+tables; ``tests/integration/test_migrations.py`` checks they agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["metadata"]
+
+metadata = MetaData()
+
+# Times are stored as integer microseconds since the Unix epoch (UTC): portable,
+# orderable and free of driver time-zone surprises.
+Micros = BigInteger
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+peers = Table(
+    "peers",
+    metadata,
+    Column("party", String(16), primary_key=True),
+    Column("urls", JSON, nullable=False),
+    Column("tls_cert", Text, nullable=False),
+    Column("log_origin", String(256), nullable=True),
+    Column("log_vkey", String(512), nullable=True),
+    Column("witness_vkey", String(512), nullable=True),
+    Column("mediator", Boolean, nullable=False, default=False),
+    Column("added_at", Micros, nullable=False),
+)
+
+peer_keys = Table(
+    "peer_keys",
+    metadata,
+    Column("sig_kid", String(64), primary_key=True),
+    Column("party", String(16), nullable=False, index=True),
+    Column("sig_public", LargeBinary(32), nullable=False),
+    Column("enc_public", LargeBinary(32), nullable=False),
+    Column("current", Boolean, nullable=False),
+    Column("added_at", Micros, nullable=False),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("members", JSON, nullable=False),
+    Column("mediator", String(16), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("emergency", Boolean, nullable=False, default=False),
+    Column("ack_deadlines", JSON, nullable=True),
+    Column("created", Micros, nullable=False),
+)
+
+channel_seq = Table(
+    "channel_seq",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("next_seq", Integer, nullable=False),
+)
+
+# Every signed object this node sent or received (messages, acks, ...).
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("direction", String(3), nullable=False),  # "out" | "in"
+    Column("type", String(32), nullable=False),
+    Column("sender", String(16), nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("precedence", String(16), nullable=False),
+    Column("prec_rank", Integer, nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("stored", Micros, nullable=False),
+    Column("subject", Text, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("lang", String(16), nullable=True),
+    Column("ref", String(36), nullable=True, index=True),
+    Column("jws", Text, nullable=False),
+    Column("jws_sha256", String(64), nullable=False),
+    Column("envelope", JSON, nullable=True),
+    Column("receipt", Text, nullable=True),  # the receipt we issued (inbound)
+    Column("log_index", BigInteger, nullable=True),
+    Column("acknowledged_at", Micros, nullable=True),
+    Column("ack_id", String(36), nullable=True),
+    Column("ack_operator", String(64), nullable=True),
+    Index("ix_messages_box", "direction", "type", "prec_rank", "created"),
+    Index("ix_messages_seq", "sender", "channel", "seq"),
+)
+
+# One row per (outgoing signed object, recipient): the outbox.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("recipient", String(16), primary_key=True),
+    Column("status", String(12), nullable=False),  # queued | sent | delivered
+    Column("prec_rank", Integer, nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", Micros, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("receipt", Text, nullable=True),
+    Column("delivered_at", Micros, nullable=True),
+    Column("route", String(64), nullable=True),
+    Index("ix_deliveries_due", "status", "recipient", "prec_rank", "created"),
+)
+
+log_entries = Table(
+    "log_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("created", Micros, nullable=False),
+)
+
+log_nodes = Table(
+    "log_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created", Micros, nullable=False),
+)
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(256), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("created", Micros, nullable=False),
+)
+
+# What this node, as a witness, last cosigned for each peer's log.
+witnessed = Table(
+    "witnessed",
+    metadata,
+    Column("origin", String(256), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("updated", Micros, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("parties", JSON, nullable=False),
+    Column("refs", JSON, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created", Micros, nullable=False, index=True),
+    Column("dedup_key", String(200), nullable=True),
+    UniqueConstraint("dedup_key", name="uq_alerts_dedup"),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("pseudonym", String(64), nullable=False, unique=True),
+    Column("role", String(32), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", Text, nullable=True),
+    Column("totp_secret", Text, nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", Micros, nullable=True),
+    Column("created", Micros, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("operator_id", String(64), nullable=False, index=True),
+    Column("terminal", String(64), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("created", Micros, nullable=False),
+    Column("expires", Micros, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
