@@ -101,6 +101,13 @@ class Directory:
             raise SignatureInvalid(f"key {sig_kid!r} is not a key of {party}")
         return key
 
+    def by_kid(self, sig_kid: str) -> PartyPublicKeys:
+        """Any pinned key (current or old) with this signing thumbprint."""
+        key = self._by_kid.get(sig_kid)
+        if key is None:
+            raise UnknownPeer(f"no pinned peer holds key {sig_kid!r}")
+        return key
+
     def __contains__(self, party: object) -> bool:
         return party in self._current
 
