@@ -44,11 +44,13 @@ __all__ = [
     "NoteVerifier",
     "OpenedNote",
     "VerifierKey",
+    "format_signer_key",
     "is_valid_key_name",
     "key_id",
     "open_note",
     "parse_note",
     "parse_signature_lines",
+    "parse_signer_key",
     "sign_note",
 ]
 
@@ -133,7 +135,10 @@ def parse_signature_lines(data: bytes | str) -> tuple[NoteSignature, ...]:
 
     Every line must end in a newline; at most :data:`MAX_SIGNATURES` lines.
     """
-    text = _decode(data, MAX_NOTE_SIZE)
+    return _parse_lines(_decode(data, MAX_NOTE_SIZE))
+
+
+def _parse_lines(text: str) -> tuple[NoteSignature, ...]:
     if not text.endswith("\n"):
         raise MalformedData("signature block must end with a newline")
     lines = text[:-1].split("\n")
@@ -213,7 +218,7 @@ def parse_note(data: bytes | str, *, max_size: int = MAX_NOTE_SIZE) -> Note:
     body, block = text[: split + 1], text[split + 2 :]
     if not block:
         raise MalformedData("note has no signature")
-    return Note(body, parse_signature_lines(block))
+    return Note(body, _parse_lines(block))
 
 
 # ------------------------------------------------------------------------- protocols
