@@ -39,15 +39,25 @@ def canonical_json(value: Any) -> bytes:
 def parse_json(data: bytes | str, *, max_depth: int = 32) -> Any:
     """Parse JSON strictly: duplicate member names, NaN/Infinity and deep nesting are refused.
 
+    Numbers that overflow a double are refused; integers beyond 2^53 - 1 are read as
+    the double they denote, as RFC 8785 reads every number.
+
     Raises:
         MalformedData: the bytes are not strict I-JSON.
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            parse_int=_ijson_int,
+        )
+        too_deep = _depth(value) > max_depth
     except (ValueError, RecursionError) as exc:
         raise MalformedData(f"invalid JSON: {exc}") from exc
-    if _depth(value) > max_depth:
+    if too_deep:
         raise MalformedData(f"JSON nested deeper than {max_depth}")
     return value
 
@@ -71,6 +81,25 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} overflows a double")
+    return value
+
+
+def _ijson_int(text: str) -> int | float:
+    """Integers beyond 2^53 are read as the double they denote (RFC 8785 §3.2.2.3).
+
+    ``canonical_json`` writes such doubles (e.g. 2^60) as plain digits, so reading
+    them back as doubles keeps ``canonical_json(parse_json(c)) == c``.
+    """
+    value = int(text)
+    if abs(value) <= MAX_SAFE_INTEGER:
+        return value
+    return _finite_float(text)
 
 
 def _depth(value: Any) -> int:
