@@ -50,6 +50,7 @@ JWS_ALG = "Ed25519"
 JWE_ALG = "ECDH-ES+A256KW"
 JWE_ENC = "A256GCM"
 _ACCEPTED_JWS_ALGS = frozenset({"Ed25519", "EdDSA"})
+_X25519_P = 2**255 - 19
 Random = Callable[[int], bytes]
 
 
@@ -113,7 +114,8 @@ def jws_parse(text: str, *, max_len: int = 1 << 20) -> CompactJws:
     if len(parts) != 3:
         raise MalformedData("compact JWS has three parts")
     header = parse_json(b64url_decode(parts[0]))
-    if not isinstance(header, dict) or header.get("alg") not in _ACCEPTED_JWS_ALGS:
+    alg = header.get("alg") if isinstance(header, dict) else None
+    if not isinstance(alg, str) or alg not in _ACCEPTED_JWS_ALGS:
         raise MalformedData("JWS header must name alg Ed25519")
     if "crit" in header:
         raise MalformedData("JWS crit header parameters are not supported")
@@ -228,8 +230,10 @@ def jwe_open(envelope: Mapping[str, Any], *, kid: str, private: X25519PrivateKey
     if header.get("alg") != JWE_ALG or not isinstance(epk, dict) or epk.get("crv") != "X25519":
         raise MalformedData("JWE recipient must use ECDH-ES+A256KW with an X25519 epk")
     epk_raw = b64url_decode(str(epk.get("x", "")))
-    if len(epk_raw) != 32:
-        raise MalformedData("X25519 epk is 32 bytes")
+    if len(epk_raw) != 32 or int.from_bytes(epk_raw, "little") >= _X25519_P:
+        # RFC 7748 §5 ignores the top bit and reduces mod p: refusing non-canonical
+        # encodings keeps the envelope from having two spellings that both open.
+        raise MalformedData("X25519 epk must be 32 bytes, canonically encoded")
     apu = b64url_decode(header["apu"]) if isinstance(header.get("apu"), str) else b""
     apv = b64url_decode(header["apv"]) if isinstance(header.get("apv"), str) else b""
     aad_b64 = envelope.get("aad")
