@@ -215,7 +215,8 @@ def _check_header_fields(data: Mapping[str, Any]) -> Mapping[str, Any]:
         "to": _valid_recipients(data.get("to")),
         "channel": isinstance(data.get("channel"), str)
         and 0 < len(data["channel"]) <= _MAX_CHANNEL,
-        "precedence": data.get("precedence") in {p.value for p in Precedence},
+        "precedence": isinstance(data.get("precedence"), str)
+        and data["precedence"] in {p.value for p in Precedence},
         "type": isinstance(data.get("type"), str) and 0 < len(data["type"]) <= 32,
     }
     for name, ok in checks.items():
@@ -228,8 +229,8 @@ def _valid_recipients(value: Any) -> bool:
     return (
         isinstance(value, list)
         and 0 < len(value) <= 16
-        and len(set(value)) == len(value)
         and all(isinstance(p, str) and is_party_id(p) for p in value)
+        and len(set(value)) == len(value)
     )
 
 
@@ -294,7 +295,11 @@ def verify_signed(jws_text: str, directory: Directory) -> SignedObject:
     payload = _check_payload(parse_json(jws.payload))
     signer = directory.find(payload["from"], jws.kid)
     jws.verify(signer.sig_public)
-    if canonical_json(payload) != jws.payload:
+    try:
+        canonical = canonical_json(payload)
+    except InvalidInput as exc:
+        raise MalformedData("signed payload is not I-JSON (RFC 7493)") from exc
+    if canonical != jws.payload:
         raise MalformedData("signed payload is not canonical JSON (RFC 8785)")
     return SignedObject(jws=jws, payload=payload, signer=signer)
 
