@@ -76,7 +76,10 @@ def parse_utc(text: str) -> datetime:
         raise InvalidInput(f"not an ISO 8601 time: {text!r}") from exc
     if value.tzinfo is None:
         raise InvalidInput(f"time {text!r} has no UTC offset; write it with Z")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00
+        raise InvalidInput(f"time {text!r} is out of range in UTC") from exc
 
 
 def _require_aware(when: datetime) -> datetime:
