@@ -51,7 +51,7 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
         "oct": ("k", "kty"),
     }
     kty = jwk.get("kty")
-    if kty not in required:
+    if not isinstance(kty, str) or kty not in required:
         raise MalformedData(f"unsupported JWK kty {kty!r}")
     try:
         members = {name: jwk[name] for name in required[kty]}
