@@ -26,7 +26,7 @@ from molink.core.b64 import b64url_decode, b64url_encode
 from molink.core.canonical import canonical_json, parse_json
 from molink.core.jose import Random
 from molink.core.keys import PartyKeys
-from molink.errors import KeyFileError, MalformedData, WrongPassphrase
+from molink.errors import InvalidInput, KeyFileError, MalformedData, WrongPassphrase
 
 __all__ = ["FORMAT", "decrypt_keyfile", "encrypt_keyfile"]
 
@@ -85,11 +85,12 @@ def decrypt_keyfile(data: bytes, passphrase: str) -> PartyKeys:
             raise KeyFileError("unsupported scrypt parameters")
         nonce = b64url_decode(body["nonce"])
         sealed = b64url_decode(body["ciphertext"])
+        aad = canonical_json(header)
         kek = _kek(passphrase, kdf)
-    except (MalformedData, KeyError, TypeError, AttributeError, ValueError) as exc:
+    except (MalformedData, InvalidInput, KeyError, TypeError, AttributeError, ValueError) as exc:
         raise KeyFileError(f"not a readable {FORMAT} file") from exc
     try:
-        plaintext = AESGCM(kek).decrypt(nonce, sealed, canonical_json(header))
+        plaintext = AESGCM(kek).decrypt(nonce, sealed, aad)
     except (InvalidTag, ValueError) as exc:
         raise WrongPassphrase("wrong passphrase for this key file") from exc
     seeds = parse_json(plaintext)
