@@ -126,6 +126,9 @@ deliveries = Table(
     Column("receipt", Text, nullable=True),
     Column("delivered_at", Micros, nullable=True),
     Column("route", String(64), nullable=True),
+    Column("acknowledged_at", Micros, nullable=True),
+    Column("ack_id", String(36), nullable=True),
+    Column("ack_operator", String(64), nullable=True),
     Index("ix_deliveries_due", "status", "recipient", "prec_rank", "created"),
 )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:55:04.000189
+Create Date: 2026-11-22 19:56:35.057653
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ def upgrade() -> None:
         sa.Column("receipt", sa.Text(), nullable=True),
         sa.Column("delivered_at", sa.BigInteger(), nullable=True),
         sa.Column("route", sa.String(length=64), nullable=True),
+        sa.Column("acknowledged_at", sa.BigInteger(), nullable=True),
+        sa.Column("ack_id", sa.String(length=36), nullable=True),
+        sa.Column("ack_operator", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("message_id", "recipient"),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:

@@ -1,0 +1,57 @@
+"""What every service of one node needs, passed explicitly (no globals, no registry)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from molink.core.envelope import Directory
+from molink.core.keys import PartyKeys
+from molink.services.clock import Clock
+from molink.services.events import EventBus
+from molink.storage.db import Database, micros
+from molink.storage.log import LogRepo
+from molink.storage.messages import MessageRepo
+from molink.storage.peers import PeerRepo
+
+__all__ = ["NodeContext"]
+
+
+@dataclass(slots=True)
+class NodeContext:
+    """Identity, storage and injected time/randomness of one node."""
+
+    keys: PartyKeys
+    db: Database
+    clock: Clock
+    random: Callable[[int], bytes]
+    log_origin: str
+    max_skew: timedelta = timedelta(minutes=5)
+    events: EventBus = field(default_factory=EventBus)
+    messages: MessageRepo = field(init=False)
+    peers: PeerRepo = field(init=False)
+    log: LogRepo = field(init=False)
+    _directory: Directory | None = field(default=None, init=False)
+    _dir_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.messages = MessageRepo(self.db)
+        self.peers = PeerRepo()
+        self.log = LogRepo(self.db)
+
+    @property
+    def party(self) -> str:
+        return self.keys.party
+
+    def now_us(self) -> int:
+        return micros(self.clock.now())
+
+    def directory(self, *, refresh: bool = False) -> Directory:
+        """Pinned keys, cached; ``refresh`` re-reads them (after ``peer add``)."""
+        with self._dir_lock:
+            if self._directory is None or refresh:
+                with self.db.read() as conn:
+                    self._directory = self.peers.directory(conn, self.keys.public)
+            return self._directory

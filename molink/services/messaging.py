@@ -1,0 +1,246 @@
+"""Sending messages and acknowledging received ones (DESIGN.md "Message life" 1-5, 8).
+
+Each use case is one write transaction: the signed object, its outbox rows and
+its log entry commit together, so the API answers 201 only once all of them are
+durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from molink.core.envelope import Directory, seal, sign_object
+from molink.core.ids import uuid7
+from molink.core.jose import jws_parse
+from molink.core.message import ack_fields, message_fields
+from molink.core.precedence import Precedence
+from molink.errors import InvalidInput, NotFound, StateConflict
+from molink.services.channels import require_open
+from molink.services.context import NodeContext
+from molink.storage.db import micros
+
+__all__ = ["Acknowledged", "MessagingService", "Submitted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    id: str
+    channel: str
+    seq: int
+    created: int
+    jws_sha256: str
+    log_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    message_id: str
+    ack_id: str
+
+
+class MessagingService:
+    """Use cases of an operator: send a message, acknowledge a received one."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
+
+    def send(
+        self,
+        *,
+        to: Sequence[str],
+        precedence: Precedence,
+        subject: str,
+        body: str,
+        lang: str,
+        channel: str | None = None,
+        code: str | None = None,
+        params: Mapping[str, str] | None = None,
+        operator: str = "system",
+    ) -> Submitted:
+        """Sign, seal, queue and log a message. Returns once all of it is committed."""
+        recipients = self._check_recipients(to)
+        fields = message_fields(subject=subject, body=body, lang=lang, code=code, params=params)
+        extra = {"subject": subject, "body": body, "lang": lang}
+        return self._send_signed(
+            "message", recipients, precedence, channel, fields, extra, operator=operator
+        )
+
+    def send_object(
+        self,
+        type_: str,
+        *,
+        to: Sequence[str],
+        precedence: Precedence,
+        channel: str | None,
+        fields: Mapping[str, Any],
+        summary: str = "",
+        operator: str = "system",
+        conn: Connection | None = None,
+    ) -> Submitted:
+        """Send any signed object type (notifications, channel events, ...)."""
+        recipients = self._check_recipients(to)
+        extra = {"subject": summary, "body": None, "lang": None}
+        return self._send_signed(
+            type_,
+            recipients,
+            precedence,
+            channel,
+            dict(fields),
+            extra,
+            operator=operator,
+            conn=conn,
+        )
+
+    def _check_recipients(self, to: Sequence[str]) -> list[str]:
+        recipients = sorted(set(to))
+        if not recipients:
+            raise InvalidInput("'to' names no recipient")
+        if self._ctx.party in recipients:
+            raise InvalidInput("a party does not send to itself")
+        directory = self._ctx.directory()
+        unknown = [p for p in recipients if p not in directory]
+        if unknown:
+            directory = self._ctx.directory(refresh=True)
+            unknown = [p for p in recipients if p not in directory]
+        if unknown:
+            raise InvalidInput(f"unknown recipient(s): {', '.join(unknown)}")
+        return recipients
+
+    def _send_signed(
+        self,
+        type_: str,
+        recipients: list[str],
+        precedence: Precedence,
+        channel: str | None,
+        fields: dict[str, Any],
+        extra: Mapping[str, Any],
+        *,
+        operator: str,
+        ref: str | None = None,
+        conn: Connection | None = None,
+    ) -> Submitted:
+        if conn is not None:
+            return self._write(
+                conn, type_, recipients, precedence, channel, fields, extra, operator, ref
+            )
+        with self._ctx.db.write() as own:
+            submitted = self._write(
+                own, type_, recipients, precedence, channel, fields, extra, operator, ref
+            )
+        self._ctx.events.publish("message.queued", id=submitted.id, type=type_)
+        return submitted
+
+    def _write(
+        self,
+        conn: Connection,
+        type_: str,
+        recipients: list[str],
+        precedence: Precedence,
+        channel: str | None,
+        fields: dict[str, Any],
+        extra: Mapping[str, Any],
+        operator: str,
+        ref: str | None,
+    ) -> Submitted:
+        ctx = self._ctx
+        now = ctx.clock.now()
+        now_us = micros(now)
+        chan = require_open(conn, channel, ctx.party, recipients, now_us)
+        seq = ctx.messages.next_seq(conn, chan.id)
+        msg_id = uuid7(now, ctx.random(10))
+        jws = sign_object(
+            ctx.keys,
+            type=type_,
+            id=msg_id,
+            to=recipients,
+            channel=chan.id,
+            seq=seq,
+            created=now,
+            precedence=precedence,
+            fields=fields,
+        )
+        sha = jws_parse(jws).sha256
+        envelope = seal(jws, ctx.directory(), random=ctx.random)
+        (log_index,) = ctx.log.append(
+            conn,
+            [
+                {
+                    "type": f"{type_}.sent",
+                    "id": msg_id,
+                    "jws_sha256": sha,
+                    "from": ctx.party,
+                    "to": recipients,
+                    "channel": chan.id,
+                    "seq": seq,
+                    "precedence": precedence.value,
+                    "time": now_us // 1000,
+                    "operator": operator,
+                }
+            ],
+            now_us,
+        )
+        ctx.messages.insert(
+            conn,
+            {
+                "id": msg_id,
+                "direction": "out",
+                "type": type_,
+                "sender": ctx.party,
+                "recipients": recipients,
+                "channel": chan.id,
+                "seq": seq,
+                "precedence": precedence.value,
+                "prec_rank": precedence.rank,
+                "created": now_us,
+                "stored": now_us,
+                "jws": jws,
+                "jws_sha256": sha,
+                "envelope": envelope,
+                "log_index": log_index,
+                "ref": ref,
+                **extra,
+            },
+        )
+        ctx.messages.queue(conn, msg_id, recipients, precedence.rank, now_us)
+        return Submitted(
+            id=msg_id, channel=chan.id, seq=seq, created=now_us, jws_sha256=sha, log_index=log_index
+        )
+
+    def acknowledge(self, message_id: str, *, operator: str, terminal: str) -> Acknowledged:
+        """A person acknowledges a received message; the signed ack travels back."""
+        ctx = self._ctx
+        with ctx.db.write() as conn:
+            row = ctx.messages.find(conn, message_id)
+            if row is None or row.direction != "in" or row.type != "message":
+                raise NotFound(f"no received message {message_id}")
+            if row.ack_id is not None:
+                raise StateConflict(
+                    f"message {message_id} was already acknowledged",
+                    evidence={"ack_id": row.ack_id},
+                )
+            fields = ack_fields(
+                ref=message_id, ref_sha256=row.jws_sha256, operator=operator, terminal=terminal
+            )
+            submitted = self._write(
+                conn,
+                "ack",
+                [row.sender],
+                Precedence(row.precedence),
+                row.channel,
+                fields,
+                {"subject": None, "body": None, "lang": None},
+                operator,
+                message_id,
+            )
+            ctx.messages.set_inbound_ack(
+                conn, message_id, submitted.id, operator, submitted.created
+            )
+        ctx.events.publish("message.acknowledged", id=message_id, ack_id=submitted.id)
+        return Acknowledged(message_id=message_id, ack_id=submitted.id)
+
+    def directory(self) -> Directory:
+        return self._ctx.directory()

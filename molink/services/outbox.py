@@ -1,0 +1,313 @@
+"""The outbox: delivers queued signed objects to each peer, by precedence then age.
+
+One ``PeerLink`` per peer drains that peer's queue in batches, verifies every
+receipt (signed by the recipient, over exactly the JWS we sent) and records it
+with a ``receipt.received`` log entry. Failures back off exponentially, capped
+(30 s by default), and the backoff resets the moment the peer answers anything,
+including a heartbeat. Nothing is ever dropped: an item stays pending, with its
+last error visible, until a valid receipt arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from molink.core.canonical import canonical_json
+from molink.core.receipt import verify_receipt
+from molink.errors import MalformedData, MolinkError, PeerUnreachable
+from molink.services.context import NodeContext
+from molink.storage.messages import Delivery
+from molink.storage.peers import Peer
+from molink.transport.base import PeerTransport
+
+__all__ = ["LinkState", "Outbox", "PeerLink"]
+
+ENVELOPES_PATH = "/federation/v1/envelopes"
+PING_PATH = "/federation/v1/ping"
+
+
+@dataclass(slots=True)
+class LinkState:
+    """What an operator sees about one peer link."""
+
+    party: str
+    status: str = "unknown"  # up | degraded | down | unknown
+    rtt_ms: float | None = None
+    last_contact_us: int | None = None
+    failures: int = 0
+    retry_at_us: int = 0
+    last_error: str | None = None
+    route: str | None = None
+    down_since_us: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "party": self.party,
+            "status": self.status,
+            "rtt_ms": self.rtt_ms,
+            "last_contact_us": self.last_contact_us,
+            "failures": self.failures,
+            "retry_at_us": self.retry_at_us,
+            "last_error": self.last_error,
+            "route": self.route,
+            "down_since_us": self.down_since_us,
+        }
+
+
+@dataclass(slots=True)
+class PeerLink:
+    """Delivery to one peer: drain in batches, back off on silence, heartbeat."""
+
+    ctx: NodeContext
+    transport: PeerTransport
+    peer: Peer
+    batch_size: int = 64
+    backoff_base_s: float = 0.25
+    backoff_cap_s: float = 30.0
+    state: LinkState = field(init=False)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.state = LinkState(party=self.peer.party)
+
+    def backoff_s(self) -> float:
+        if self.state.failures == 0:
+            return 0.0
+        return float(min(self.backoff_cap_s, self.backoff_base_s * 2 ** (self.state.failures - 1)))
+
+    def _heard(self, route: str, rtt_ms: float | None) -> None:
+        state = self.state
+        if state.status == "down":
+            self.ctx.events.publish("link.up", party=self.peer.party)
+        state.status = "up"
+        state.failures = 0
+        state.retry_at_us = 0
+        state.last_contact_us = self.ctx.now_us()
+        state.route = route
+        state.down_since_us = None
+        if rtt_ms is not None:
+            state.rtt_ms = round(rtt_ms, 2)
+
+    def _silent(self, error: str) -> None:
+        state = self.state
+        state.failures += 1
+        state.last_error = error
+        if state.status != "down":
+            state.down_since_us = self.ctx.now_us()
+            self.ctx.events.publish("link.down", party=self.peer.party, error=error)
+        state.status = "down"
+        state.retry_at_us = self.ctx.now_us() + int(self.backoff_s() * 1_000_000)
+
+    async def drain(self) -> int:
+        """Send every due item (until none is left or the peer goes silent). Returns count."""
+        delivered = 0
+        while self.ctx.now_us() >= self.state.retry_at_us:
+            now_us = self.ctx.now_us()
+            items = await anyio.to_thread.run_sync(self._due, now_us)
+            if not items:
+                break
+            done = await self._send_batch(items)
+            if done < 0:
+                break
+            delivered += done
+        return delivered
+
+    def _due(self, now_us: int) -> list[Delivery]:
+        with self.ctx.db.read() as conn:
+            return self.ctx.messages.due(conn, self.peer.party, now_us, self.batch_size)
+
+    async def _send_batch(self, items: Sequence[Delivery]) -> int:
+        body = canonical_json({"envelopes": [item.envelope for item in items]})
+        started = asyncio.get_running_loop().time()
+        try:
+            answer = await self.transport.request(self.peer, "POST", ENVELOPES_PATH, body)
+        except PeerUnreachable as exc:
+            self._silent(exc.message)
+            await anyio.to_thread.run_sync(self._record_failure, items, exc.message)
+            return -1
+        self._heard(answer.route, (asyncio.get_running_loop().time() - started) * 1000)
+        if answer.status != 200:
+            error = answer.problem().message
+            self.state.last_error = error
+            self.state.retry_at_us = self.ctx.now_us() + int(self.backoff_base_s * 1_000_000)
+            await anyio.to_thread.run_sync(self._record_failure, items, error)
+            return -1
+        try:
+            results = answer.json()["results"]
+            if not isinstance(results, list) or len(results) != len(items):
+                raise MalformedData("results do not match the batch")
+        except (MolinkError, KeyError, TypeError) as exc:
+            await anyio.to_thread.run_sync(self._record_failure, items, f"bad answer: {exc}")
+            return -1
+        return await anyio.to_thread.run_sync(self._record_results, items, results, answer.route)
+
+    def _record_failure(self, items: Sequence[Delivery], error: str) -> None:
+        retry = max(self.state.retry_at_us, self.ctx.now_us())
+        with self.ctx.db.write() as conn:
+            self.ctx.messages.mark_attempt(conn, items, error[:500], retry)
+
+    def _record_results(self, items: Sequence[Delivery], results: list[Any], route: str) -> int:
+        ctx = self.ctx
+        delivered = 0
+        problems: list[tuple[Delivery, str]] = []
+        directory = ctx.directory()
+        with ctx.db.write() as conn:
+            now_us = ctx.now_us()
+            for item, result in zip(items, results, strict=True):
+                receipt_text = result.get("receipt") if isinstance(result, dict) else None
+                try:
+                    if not isinstance(receipt_text, str):
+                        raise MalformedData(_describe_rejection(result))
+                    receipt = verify_receipt(
+                        receipt_text,
+                        directory,
+                        message_id=item.message_id,
+                        jws_sha256=item.jws_sha256,
+                    )
+                    if receipt.recipient != self.peer.party:
+                        raise MalformedData("receipt signed by another party")
+                except MolinkError as exc:
+                    problems.append((item, exc.message))
+                    continue
+                if ctx.messages.mark_delivered(
+                    conn, item.message_id, item.recipient, receipt_text, now_us, route
+                ):
+                    ctx.log.append(
+                        conn,
+                        [
+                            {
+                                "type": "receipt.received",
+                                "id": item.message_id,
+                                "jws_sha256": item.jws_sha256,
+                                "recipient": receipt.recipient,
+                                "receipt_sha256": _sha256(receipt_text),
+                                "recipient_log_origin": receipt.log_origin,
+                                "recipient_log_index": receipt.log_index,
+                                "time": now_us // 1000,
+                            }
+                        ],
+                        now_us,
+                    )
+                    delivered += 1
+            for item, error in problems:
+                retry = now_us + int(self.backoff_cap_s * 1_000_000)
+                ctx.messages.mark_attempt(conn, [item], error[:500], retry)
+        for item in items:
+            if all(item is not p[0] for p in problems):
+                ctx.events.publish(
+                    "message.delivered", id=item.message_id, recipient=item.recipient
+                )
+        return delivered
+
+    async def heartbeat(self) -> bool:
+        """Ping the peer; any answer counts as contact and resets backoff."""
+        started = asyncio.get_running_loop().time()
+        try:
+            answer = await self.transport.request(self.peer, "GET", PING_PATH, b"", timeout=2.0)
+        except PeerUnreachable as exc:
+            if self.state.status != "down" or self.ctx.now_us() >= self.state.retry_at_us:
+                self._silent(exc.message)
+            return False
+        self._heard(answer.route, (asyncio.get_running_loop().time() - started) * 1000)
+        return True
+
+
+class Outbox:
+    """Runs one ``PeerLink`` task per peer, woken by new outbound items."""
+
+    def __init__(
+        self,
+        ctx: NodeContext,
+        transport: PeerTransport,
+        *,
+        batch_size: int = 64,
+        backoff_base_s: float = 0.25,
+        backoff_cap_s: float = 30.0,
+        heartbeat_s: float = 2.0,
+    ) -> None:
+        self._ctx = ctx
+        self._transport = transport
+        self._opts = {
+            "batch_size": batch_size,
+            "backoff_base_s": backoff_base_s,
+            "backoff_cap_s": backoff_cap_s,
+        }
+        self._heartbeat_s = heartbeat_s
+        self.links: dict[str, PeerLink] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def refresh_peers(self) -> None:
+        with self._ctx.db.read() as conn:
+            peers = self._ctx.peers.all(conn)
+        for peer in peers:
+            link = self.links.get(peer.party)
+            if link is None:
+                self.links[peer.party] = PeerLink(self._ctx, self._transport, peer, **self._opts)  # type: ignore[arg-type]
+            else:
+                link.peer = peer
+
+    def wake(self, party: str | None = None) -> None:
+        for name, link in self.links.items():
+            if party is None or party == name:
+                link.wake.set()
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        self.refresh_peers()
+        async with self._ctx.events.subscribe() as queue:
+            watcher = asyncio.create_task(self._watch(queue))
+            try:
+                while True:
+                    for party, link in self.links.items():
+                        if party not in self._tasks or self._tasks[party].done():
+                            self._tasks[party] = asyncio.create_task(self._run_link(link))
+                    await asyncio.sleep(5.0)
+                    await anyio.to_thread.run_sync(self.refresh_peers)
+            finally:
+                watcher.cancel()
+                for task in self._tasks.values():
+                    task.cancel()
+                for task in [watcher, *self._tasks.values()]:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _watch(self, queue: asyncio.Queue[Any]) -> None:
+        while True:
+            event = await queue.get()
+            if event.kind in ("message.queued", "message.acknowledged", "outbox.wake"):
+                self.wake()
+
+    async def _run_link(self, link: PeerLink) -> None:
+        await link.heartbeat()
+        while True:
+            try:
+                await link.drain()
+            except MolinkError as exc:  # storage hiccup: keep the link alive
+                link.state.last_error = exc.message
+            wait = self._heartbeat_s
+            if link.state.retry_at_us:
+                wait = max(0.05, min(wait, (link.state.retry_at_us - self._ctx.now_us()) / 1e6))
+            link.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.wake.wait(), timeout=wait)
+            if not link.wake.is_set() and await link.heartbeat():
+                continue
+
+
+def _describe_rejection(result: Any) -> str:
+    if isinstance(result, dict) and isinstance(result.get("error"), dict):
+        error = result["error"]
+        return f"peer rejected: {error.get('type')}: {error.get('detail')}"
+    return "peer answered without a receipt"
+
+
+def _sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("ascii")).hexdigest()

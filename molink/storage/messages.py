@@ -1,0 +1,252 @@
+"""Signed objects (messages, acks) and their per-recipient deliveries (the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+
+from molink.errors import NotFound
+from molink.storage.db import Database
+from molink.storage.schema import channel_seq, deliveries, messages
+
+__all__ = ["Delivery", "MessageRepo"]
+
+STATUS_ORDER = ("queued", "sent", "delivered", "acknowledged")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An outbox item: one signed object to one recipient."""
+
+    message_id: str
+    recipient: str
+    prec_rank: int
+    created: int
+    attempts: int
+    envelope: dict[str, Any]
+    jws_sha256: str
+
+
+class MessageRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @staticmethod
+    def next_seq(conn: Connection, channel: str) -> int:
+        """Allocate this node's next sequence number on ``channel`` (starts at 1)."""
+        row = conn.execute(
+            select(channel_seq.c.next_seq).where(channel_seq.c.channel == channel)
+        ).first()
+        if row is None:
+            conn.execute(insert(channel_seq).values(channel=channel, next_seq=2))
+            return 1
+        conn.execute(
+            update(channel_seq)
+            .where(channel_seq.c.channel == channel)
+            .values(next_seq=row.next_seq + 1)
+        )
+        return int(row.next_seq)
+
+    @staticmethod
+    def insert(conn: Connection, row: dict[str, Any]) -> None:
+        conn.execute(insert(messages).values(**row))
+
+    @staticmethod
+    def queue(
+        conn: Connection, message_id: str, recipients: Sequence[str], prec_rank: int, now_us: int
+    ) -> None:
+        conn.execute(
+            insert(deliveries),
+            [
+                {
+                    "message_id": message_id,
+                    "recipient": r,
+                    "status": "queued",
+                    "prec_rank": prec_rank,
+                    "created": now_us,
+                    "attempts": 0,
+                    "next_attempt": now_us,
+                }
+                for r in recipients
+            ],
+        )
+
+    @staticmethod
+    def get(conn: Connection, message_id: str) -> Row[Any]:
+        row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
+        if row is None:
+            raise NotFound(f"no message {message_id}")
+        return row
+
+    @staticmethod
+    def find(conn: Connection, message_id: str) -> Row[Any] | None:
+        return conn.execute(select(messages).where(messages.c.id == message_id)).first()
+
+    @staticmethod
+    def deliveries_of(conn: Connection, message_id: str) -> list[Row[Any]]:
+        return list(
+            conn.execute(
+                select(deliveries)
+                .where(deliveries.c.message_id == message_id)
+                .order_by(deliveries.c.recipient)
+            )
+        )
+
+    @staticmethod
+    def acks_of(conn: Connection, message_id: str) -> list[Row[Any]]:
+        return list(
+            conn.execute(
+                select(messages).where(messages.c.ref == message_id, messages.c.type == "ack")
+            )
+        )
+
+    def due(self, conn: Connection, recipient: str, now_us: int, limit: int) -> list[Delivery]:
+        """Undelivered items for ``recipient`` by precedence, then age (claimed on PostgreSQL)."""
+        query = (
+            select(
+                deliveries.c.message_id,
+                deliveries.c.recipient,
+                deliveries.c.prec_rank,
+                deliveries.c.created,
+                deliveries.c.attempts,
+                messages.c.envelope,
+                messages.c.jws_sha256,
+            )
+            .join(messages, messages.c.id == deliveries.c.message_id)
+            .where(
+                deliveries.c.recipient == recipient,
+                deliveries.c.status != "delivered",
+                deliveries.c.next_attempt <= now_us,
+            )
+            .order_by(deliveries.c.prec_rank, deliveries.c.created, deliveries.c.message_id)
+            .limit(limit)
+        )
+        query = self._db.claim(query)
+        return [
+            Delivery(
+                r.message_id,
+                r.recipient,
+                r.prec_rank,
+                r.created,
+                r.attempts,
+                r.envelope,
+                r.jws_sha256,
+            )
+            for r in conn.execute(query)
+        ]
+
+    @staticmethod
+    def pending_counts(conn: Connection) -> dict[str, dict[int, int]]:
+        """Undelivered items per recipient and precedence rank."""
+        rows = conn.execute(
+            select(deliveries.c.recipient, deliveries.c.prec_rank, func.count())
+            .where(deliveries.c.status != "delivered")
+            .group_by(deliveries.c.recipient, deliveries.c.prec_rank)
+        )
+        out: dict[str, dict[int, int]] = {}
+        for recipient, rank, count in rows:
+            out.setdefault(recipient, {})[int(rank)] = int(count)
+        return out
+
+    @staticmethod
+    def mark_attempt(
+        conn: Connection, items: Sequence[Delivery], error: str | None, next_attempt_us: int
+    ) -> None:
+        for item in items:
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.message_id == item.message_id,
+                    deliveries.c.recipient == item.recipient,
+                    deliveries.c.status != "delivered",
+                )
+                .values(
+                    status="sent",
+                    attempts=deliveries.c.attempts + 1,
+                    last_error=error,
+                    next_attempt=next_attempt_us,
+                )
+            )
+
+    @staticmethod
+    def mark_delivered(
+        conn: Connection, message_id: str, recipient: str, receipt: str, now_us: int, route: str
+    ) -> bool:
+        """Record the receipt; False if it was already delivered (nothing changes)."""
+        result = conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.message_id == message_id,
+                deliveries.c.recipient == recipient,
+                deliveries.c.status != "delivered",
+            )
+            .values(
+                status="delivered",
+                receipt=receipt,
+                delivered_at=now_us,
+                last_error=None,
+                attempts=deliveries.c.attempts + 1,
+                route=route,
+            )
+        )
+        return bool(result.rowcount)
+
+    @staticmethod
+    def mark_acknowledged(
+        conn: Connection, message_id: str, recipient: str, ack_id: str, operator: str, now_us: int
+    ) -> bool:
+        result = conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.message_id == message_id,
+                deliveries.c.recipient == recipient,
+                deliveries.c.acknowledged_at.is_(None),
+            )
+            .values(acknowledged_at=now_us, ack_id=ack_id, ack_operator=operator)
+        )
+        return bool(result.rowcount)
+
+    @staticmethod
+    def set_inbound_ack(
+        conn: Connection, message_id: str, ack_id: str, operator: str, now_us: int
+    ) -> None:
+        conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id)
+            .values(acknowledged_at=now_us, ack_id=ack_id, ack_operator=operator)
+        )
+
+    @staticmethod
+    def listing(
+        conn: Connection, *, direction: str, limit: int, after: tuple[int, str] | None
+    ) -> list[Row[Any]]:
+        """Messages (type ``message``) newest first, keyset-paginated by (created, id)."""
+        query = select(messages).where(
+            messages.c.direction == direction, messages.c.type == "message"
+        )
+        if after is not None:
+            created, mid = after
+            query = query.where(
+                or_(
+                    messages.c.created < created,
+                    and_(messages.c.created == created, messages.c.id < mid),
+                )
+            )
+        query = query.order_by(messages.c.created.desc(), messages.c.id.desc()).limit(limit)
+        return list(conn.execute(query))
+
+    @staticmethod
+    def seqs_from(conn: Connection, sender: str, channel: str) -> list[int]:
+        return [
+            int(r.seq)
+            for r in conn.execute(
+                select(messages.c.seq).where(
+                    messages.c.sender == sender,
+                    messages.c.channel == channel,
+                    messages.c.direction == "in",
+                )
+            )
+        ]
