@@ -148,9 +148,9 @@ class PeerLink:
         return await anyio.to_thread.run_sync(self._record_results, items, results, answer.route)
 
     def _record_failure(self, items: Sequence[Delivery], error: str) -> None:
-        retry = max(self.state.retry_at_us, self.ctx.now_us())
+        # Link-level backoff lives in memory (reset by any answer); items stay due now.
         with self.ctx.db.write() as conn:
-            self.ctx.messages.mark_attempt(conn, items, error[:500], retry)
+            self.ctx.messages.mark_attempt(conn, items, error[:500], self.ctx.now_us())
 
     def _record_results(self, items: Sequence[Delivery], results: list[Any], route: str) -> int:
         ctx = self.ctx

@@ -1,0 +1,101 @@
+"""Message life end to end on an in-memory network (fake clock, real storage and crypto)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from molink.core.envelope import verify_signed
+from molink.core.receipt import verify_receipt
+from tests.support.memnet import build_memnet, run
+
+
+def test_send_deliver_receipt_ack(tmp_path: Path) -> None:
+    net = build_memnet(tmp_path, ["US", "RU"])
+
+    async def scenario() -> None:
+        async with net["US"].client() as us, net["RU"].client() as ru:
+            r = await us.post("/api/v1/messages", json={
+                "to": ["RU"], "precedence": "FLASH", "subject": "Test", "body": "Hold fire",
+                "lang": "en"})
+            assert r.status_code == 201, r.text
+            mid = r.json()["id"]
+            assert r.json()["status"] == "queued"
+            assert (await us.get(f"/api/v1/messages/{mid}")).json()["status"] == "queued"
+            await net.settle()
+            sent = (await us.get(f"/api/v1/messages/{mid}")).json()
+            assert sent["status"] == "delivered"
+            inbox = (await ru.get("/api/v1/messages?box=inbox")).json()["items"]
+            assert [m["id"] for m in inbox] == [mid]
+            assert inbox[0]["body"] == "Hold fire"
+            jws = (await ru.get(f"/api/v1/messages/{mid}/jws")).text
+            assert jws == (await us.get(f"/api/v1/messages/{mid}/jws")).text
+            receipt = (await us.get(f"/api/v1/messages/{mid}/receipt")).text
+            directory = net["US"].runtime.ctx.directory()
+            signed = verify_signed(jws, directory)
+            rec = verify_receipt(receipt, directory, message_id=mid, jws_sha256=signed.sha256)
+            assert rec.recipient == "RU"
+            ack = await ru.post(f"/api/v1/messages/{mid}/ack")
+            assert ack.status_code == 200, ack.text
+            assert ack.json()["status"] == "acknowledged"
+            again = await ru.post(f"/api/v1/messages/{mid}/ack")
+            assert again.status_code == 409
+            await net.settle()
+            final = (await us.get(f"/api/v1/messages/{mid}")).json()
+            assert final["status"] == "acknowledged"
+            assert final["recipients"][0]["acknowledged_by"] == "duty-RU"
+
+    run(scenario())
+
+
+def test_partition_then_heal_delivers_flash_first(tmp_path: Path) -> None:
+    net = build_memnet(tmp_path, ["US", "RU"])
+    net.network.partition("US", "RU")
+
+    async def scenario() -> None:
+        async with net["US"].client() as us, net["RU"].client() as ru:
+            ids = []
+            for prec in ["ROUTINE", "PRIORITY", "FLASH", "ROUTINE", "FLASH OVERRIDE"]:
+                r = await us.post("/api/v1/messages", json={
+                    "to": ["RU"], "precedence": prec, "subject": prec, "body": "x"})
+                ids.append(r.json()["id"])
+            assert await net["US"].drain() == 0
+            link = net["US"].runtime.outbox.links["RU"]
+            assert link.state.status == "down"
+            first_retry = link.state.retry_at_us
+            net.advance(0.3)
+            await net["US"].drain()
+            assert link.state.retry_at_us > first_retry  # backed off
+            queued = (await us.get(f"/api/v1/messages/{ids[0]}")).json()
+            assert queued["status"] == "sent"
+            assert "unreachable" in queued["recipients"][0]["last_error"]
+            net.network.heal("US", "RU")
+            assert await link.heartbeat() is True  # any answer resets the backoff
+            assert link.state.failures == 0
+            await net.settle()
+            inbox = (await ru.get("/api/v1/messages?box=inbox&limit=10")).json()["items"]
+            assert len(inbox) == 5
+            stored = sorted(inbox, key=lambda m: m["log_index"])
+            assert [m["precedence"] for m in stored][:2] == ["FLASH OVERRIDE", "FLASH"]
+
+    run(scenario())
+
+
+def test_duplicate_envelope_returns_stored_receipt(tmp_path: Path) -> None:
+    net = build_memnet(tmp_path, ["US", "RU"])
+
+    async def scenario() -> None:
+        async with net["US"].client() as us:
+            mid = (await us.post("/api/v1/messages", json={
+                "to": ["RU"], "subject": "s", "body": "b"})).json()["id"]
+            await net.settle()
+            ctx = net["US"].runtime.ctx
+            with ctx.db.read() as conn:
+                envelope = ctx.messages.get(conn, mid).envelope
+            first = net["RU"].runtime.inbound.receive([envelope])
+            second = net["RU"].runtime.inbound.receive([envelope])
+            assert first[0].status == second[0].status == "duplicate"
+            assert first[0].receipt == second[0].receipt
+            inbox = net["RU"].runtime.queries.listing("inbox", 10, None)["items"]
+            assert len(inbox) == 1
+
+    run(scenario())
