@@ -20,6 +20,11 @@ HTTP mapping of :func:`decide`'s errors (tlog-witness)::
     Equivocation        422  if evidence["reason"] == "consistency-proof-failed"
                         409  if evidence["reason"] == "same-size-different-root"
 
+Both ``Equivocation`` reasons carry the checkpoint last cosigned and the new one, each
+signed by the log, plus the proof. "same-size-different-root" proves a fork by itself;
+"consistency-proof-failed" shows the log signed a tree it cannot (or would not) prove
+consistent, which may also be a bug in the log: weigh the alert accordingly.
+
 The log side uses :func:`format_add_checkpoint`, :func:`parse_size_conflict` and
 :func:`accept_cosignatures` to attach the returned cosignatures to its checkpoint.
 """
@@ -33,7 +38,7 @@ from dataclasses import dataclass
 from molink.core.b64 import b64decode, b64encode
 from molink.core.checkpoint import Checkpoint, open_checkpoint, parse_size, peek_origin
 from molink.core.cosignature import CosignatureVerifier, Cosigner
-from molink.core.merkle import HASH_SIZE, verify_consistency
+from molink.core.merkle import HASH_SIZE, MAX_TREE_SIZE, verify_consistency
 from molink.core.note import MAX_NOTE_SIZE, NoteSignature, NoteVerifier, parse_signature_lines
 from molink.errors import (
     Equivocation,
@@ -102,7 +107,8 @@ class AddCheckpointRequest:
     def __post_init__(self) -> None:
         if not isinstance(self.old_size, int) or isinstance(self.old_size, bool):
             raise InvalidInput("old size must be an int")
-        parse_size(str(self.old_size))
+        if not 0 <= self.old_size <= MAX_TREE_SIZE:
+            raise InvalidInput(f"old size {self.old_size} is out of range")
         if not isinstance(self.proof, tuple) or len(self.proof) > MAX_PROOF_LINES:
             raise InvalidInput(f"a proof is a tuple of at most {MAX_PROOF_LINES} hashes")
         if any(not isinstance(h, bytes) or len(h) != HASH_SIZE for h in self.proof):
