@@ -22,6 +22,7 @@ from molink.core.canonical import canonical_json
 from molink.core.receipt import verify_receipt
 from molink.errors import MalformedData, MolinkError, PeerUnreachable
 from molink.services.context import NodeContext
+from molink.services.queries import iso
 from molink.storage.messages import Delivery
 from molink.storage.peers import Peer
 from molink.transport.base import PeerTransport
@@ -91,6 +92,7 @@ class PeerLink:
         state.last_contact_us = self.ctx.now_us()
         state.route = route
         state.down_since_us = None
+        state.last_error = None
         if rtt_ms is not None:
             state.rtt_ms = round(rtt_ms, 2)
 

@@ -1,0 +1,146 @@
+"""The demo scenario (shared/MISSION.md): parties, channels and opening traffic.
+
+Public facts, approximate where MISSION.md says so. Each node loads the same
+channel definitions, so that every party agrees on membership.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+
+from molink.storage.db import Database
+from molink.storage.schema import channels
+
+__all__ = [
+    "CHANNELS",
+    "OPENING_TRAFFIC",
+    "PARTIES",
+    "ChannelDef",
+    "ScriptedMessage",
+    "install_channels",
+]
+
+PARTIES = ("US", "RU", "UA", "AE")
+MEDIATOR = "AE"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDef:
+    id: str
+    name: str
+    members: tuple[str, ...]
+    state: str
+    emergency: bool = False
+    mediator: str | None = None
+
+
+CHANNELS = (
+    ChannelDef("us-ru-dialogue", "High-level military dialogue (US-RU)", ("RU", "US"), "restored"),
+    ChannelDef(
+        "us-ru-emergency",
+        "Emergency deconfliction line (US-RU)",
+        ("RU", "US"),
+        "active",
+        emergency=True,
+    ),
+    ChannelDef(
+        "trilateral",
+        "US-RU-UA trilateral, mediated by AE",
+        ("AE", "RU", "UA", "US"),
+        "active",
+        mediator=MEDIATOR,
+    ),
+    ChannelDef(
+        "deconfliction",
+        "Deconfliction notifications (all parties)",
+        ("AE", "RU", "UA", "US"),
+        "active",
+        emergency=True,
+        mediator=MEDIATOR,
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedMessage:
+    sender: str
+    to: tuple[str, ...]
+    channel: str
+    precedence: str
+    subject: str
+    body: str
+    lang: str = "en"
+    ack: bool = False
+
+
+OPENING_TRAFFIC = (
+    ScriptedMessage(
+        "US",
+        ("RU",),
+        "us-ru-dialogue",
+        "PRIORITY",
+        "Channel restored",
+        "Per the Abu Dhabi understanding of 5 February 2026, the high-level "
+        "military dialogue channel is restored. Request confirmation of receipt.",
+        ack=True,
+    ),
+    ScriptedMessage(
+        "RU",
+        ("US",),
+        "us-ru-dialogue",
+        "PRIORITY",
+        "Подтверждение",
+        "Получение подтверждаем. Канал военного диалога восстановлен.",
+        lang="ru",
+        ack=True,
+    ),
+    ScriptedMessage(
+        "US",
+        ("RU",),
+        "us-ru-emergency",
+        "FLASH",
+        "Line check",
+        "Emergency deconfliction line test. Acknowledge within 10 minutes.",
+    ),
+    ScriptedMessage(
+        "AE",
+        ("RU", "UA", "US"),
+        "trilateral",
+        "IMMEDIATE",
+        "Prisoner exchange 5 February 2026",
+        "Mediators confirm the agreed exchange: RU receives 157 servicemen and "
+        "3 civilians; UA receives 150 servicemen and 7 civilians.",
+        ack=True,
+    ),
+    ScriptedMessage(
+        "UA",
+        ("AE", "RU", "US"),
+        "trilateral",
+        "ROUTINE",
+        "Lists submitted",
+        "Ukraine has submitted its list for reconciliation.",
+        lang="en",
+    ),
+)
+
+
+def install_channels(db: Database, now_us: int) -> None:
+    """Insert the scenario's channels (idempotent)."""
+    with db.write() as conn:
+        for ch in CHANNELS:
+            if conn.execute(select(channels.c.id).where(channels.c.id == ch.id)).first():
+                continue
+            conn.execute(
+                insert(channels).values(
+                    id=ch.id,
+                    name=ch.name,
+                    members=list(ch.members),
+                    mediator=ch.mediator,
+                    state=ch.state,
+                    emergency=ch.emergency,
+                    ack_deadlines=None,
+                    created=now_us,
+                )
+            )
