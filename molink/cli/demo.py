@@ -147,7 +147,8 @@ def _log_keys(config: NodeConfig) -> dict[str, str]:
     except ImportError:  # pragma: no cover - the log service is optional at this stage
         return {}
     keys = load_keys(config.path(config.keys.file), config.passphrase())
-    return verifier_keys(keys, config.log_origin)
+    found: dict[str, str] = verifier_keys(keys, config.log_origin)
+    return found
 
 
 def _play_scenario(directory: Path, console: Console) -> None:

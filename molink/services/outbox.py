@@ -53,6 +53,8 @@ class LinkState:
             "status": self.status,
             "rtt_ms": self.rtt_ms,
             "last_contact_us": self.last_contact_us,
+            "last_contact": iso(self.last_contact_us),
+            "down_since": iso(self.down_since_us),
             "failures": self.failures,
             "retry_at_us": self.retry_at_us,
             "last_error": self.last_error,
