@@ -11,11 +11,11 @@ acknowledged JWS's SHA-256), ``operator`` (pseudonymous operator id), ``terminal
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from molink.core.ids import is_uuid
-from molink.errors import MalformedData
+from molink.errors import InvalidInput, MalformedData
 
 __all__ = [
     "MAX_BODY_CHARS",
@@ -40,18 +40,32 @@ def message_fields(
     code: str | None = None,
     params: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The content of a ``message`` built from an operator's input.
+
+    Raises:
+        InvalidInput: a field is missing, too long or malformed.
+    """
     fields: dict[str, Any] = {"subject": subject, "body": body, "lang": lang}
     if code is not None:
         fields["code"] = code
         fields["params"] = dict(params or {})
-    _check_message(fields)
+    _as_invalid_input(_check_message, fields)
     return fields
 
 
 def ack_fields(*, ref: str, ref_sha256: str, operator: str, terminal: str) -> dict[str, Any]:
+    """The content of an ``ack``. Raises ``InvalidInput`` like :func:`message_fields`."""
     fields = {"ref": ref, "ref_sha256": ref_sha256, "operator": operator, "terminal": terminal}
-    _check_ack(fields)
+    _as_invalid_input(_check_ack, fields)
     return fields
+
+
+def _as_invalid_input(check: Callable[[Mapping[str, Any]], None], fields: dict[str, Any]) -> None:
+    # The same checks guard peer data (MalformedData); here the input is our operator's.
+    try:
+        check(fields)
+    except MalformedData as exc:
+        raise InvalidInput(exc.message) from exc
 
 
 def _check_message(p: Mapping[str, Any]) -> None:
