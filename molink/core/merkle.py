@@ -32,6 +32,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import count, repeat
 from typing import NamedTuple, Protocol
 
 from molink.errors import InvalidInput, NotFound, ProofInvalid
@@ -500,17 +501,20 @@ class MemoryHashStore:
     @classmethod
     def from_leaf_hashes(cls, leaves: Sequence[bytes]) -> MemoryHashStore:
         """Build the store for ``leaves`` level by level: about ``2n`` hashes, no reads."""
-        for item in leaves:
-            _check_hash("leaf hash", item)
+        if any(not isinstance(h, bytes) or len(h) != HASH_SIZE for h in leaves):
+            raise InvalidInput(f"leaf hashes must be {HASH_SIZE} bytes")
         store = cls()
         nodes = store._nodes
         level_hashes = list(leaves)
         level = 0
         while level_hashes:
-            nodes.update((NodeId(level, i), h) for i, h in enumerate(level_hashes))
+            # Plain (level, index) tuples hash and compare equal to NodeId, and are cheaper.
+            ids = zip(repeat(level), count(), strict=False)
+            nodes.update(zip(ids, level_hashes, strict=False))  # type: ignore[arg-type]
+            # Pairs (2i, 2i+1); an odd last hash has no complete parent yet.
+            pairs = iter(level_hashes)
             level_hashes = [
-                node_hash(level_hashes[i], level_hashes[i + 1])
-                for i in range(0, len(level_hashes) - 1, 2)
+                _sha256(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=False)
             ]
             level += 1
         store._size = len(leaves)
