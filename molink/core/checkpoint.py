@@ -119,6 +119,8 @@ class Checkpoint:
             MalformedData: not UTF-8, fewer than three lines, an empty line, a bad size
                 or root hash, a control character, or too many extension lines.
         """
+        if len(body) > MAX_NOTE_SIZE:
+            raise MalformedData("checkpoint is too large")
         if isinstance(body, str):
             text = body
         else:
@@ -126,8 +128,6 @@ class Checkpoint:
                 text = bytes(body).decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise MalformedData("checkpoint is not valid UTF-8") from exc
-        if len(text) > MAX_NOTE_SIZE:
-            raise MalformedData("checkpoint is too large")
         if not text.endswith("\n"):
             raise MalformedData("checkpoint text must end with a newline")
         lines = text[:-1].split("\n")
@@ -197,6 +197,8 @@ def open_checkpoint(
         MalformedData: the note or the checkpoint cannot be parsed.
         SignatureInvalid: no valid signature by a given key, or another origin.
     """
+    if len(data) > MAX_NOTE_SIZE:
+        raise MalformedData("signed checkpoint is too large")
     if isinstance(data, bytes):
         try:
             raw = data.decode("utf-8")

@@ -27,7 +27,6 @@ and from serving::
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from itertools import count, repeat
 from typing import NamedTuple, Protocol
 
+from molink.core.b64 import b64encode
 from molink.errors import InvalidInput, NotFound, ProofInvalid
 
 __all__ = [
@@ -338,22 +338,14 @@ def root_from_leaf_hashes(leaves: Sequence[bytes]) -> bytes:
 # ------------------------------------------------------------------------- verifiers
 
 
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")
+def _shown(value: object) -> object:
+    if isinstance(value, bytes):
+        return b64encode(value)
+    return [_shown(v) for v in value] if isinstance(value, list) else value
 
 
 def _proof_error(message: str, **evidence: object) -> ProofInvalid:
-    shown = {
-        key: (
-            _b64(value)
-            if isinstance(value, bytes)
-            else [_b64(v) for v in value]
-            if isinstance(value, list)
-            else value
-        )
-        for key, value in evidence.items()
-    }
-    return ProofInvalid(message, evidence=shown)
+    return ProofInvalid(message, evidence={k: _shown(v) for k, v in evidence.items()})
 
 
 def root_from_inclusion_proof(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:

@@ -159,6 +159,8 @@ def _decode(data: bytes | str, max_size: int) -> str:
         text = data
     else:
         raw = bytes(data)
+        if len(raw) > max_size:
+            raise MalformedData(f"note is larger than {max_size} bytes")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -33,7 +33,14 @@ from molink.core.cosignature import (
     verify_cosignatures,
 )
 from molink.core.merkle import leaf_hash, root_from_leaf_hashes
-from molink.core.note import Ed25519Signer, Ed25519Verifier, NoteSignature, open_note, parse_note
+from molink.core.note import (
+    MAX_NOTE_SIZE,
+    Ed25519Signer,
+    Ed25519Verifier,
+    NoteSignature,
+    open_note,
+    parse_note,
+)
 from molink.errors import ConfigError, InvalidInput, MalformedData, MolinkError, SignatureInvalid
 
 VECTOR_DIR = Path(__file__).parents[1] / "vectors"
@@ -128,6 +135,14 @@ def test_extension_lines() -> None:
 def test_malformed_checkpoints(body: str) -> None:
     with pytest.raises(MalformedData):
         Checkpoint.parse(body)
+
+
+def test_oversized_checkpoints() -> None:
+    huge = SPEC_BODY + "x" * MAX_NOTE_SIZE + "\n"
+    with pytest.raises(MalformedData):
+        Checkpoint.parse(huge)
+    with pytest.raises(MalformedData):
+        open_checkpoint(huge.encode() + b"\n\xff", [LOG.verifier()])
 
 
 def test_invalid_utf8_checkpoint() -> None:
