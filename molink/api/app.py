@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
 from molink import __version__
-from molink.api import routes_federation, routes_messages, routes_status
+from molink.api import routes_alerts, routes_federation, routes_log, routes_messages, routes_status
 from molink.api.limits import BodySizeLimit
 from molink.api.problems import install_problem_handlers
 from molink.services.runtime import NodeRuntime
@@ -38,11 +37,13 @@ def create_app(runtime: NodeRuntime, *, run_workers: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for router in (routes_messages.router, routes_status.router, routes_federation.router):
+    for router in (
+        routes_messages.router,
+        routes_status.router,
+        routes_alerts.router,
+        routes_log.router,
+        routes_federation.router,
+    ):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.max_body_bytes)
     return app
-
-
-def _openapi_extra() -> dict[str, Any]:  # pragma: no cover - documentation hook
-    return {}

@@ -9,14 +9,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import anyio
+
 from molink.config import NodeConfig
 from molink.core.keys import PartyKeys
+from molink.errors import MolinkError
+from molink.services.alerts import AlertService
 from molink.services.clock import Clock, SystemClock, system_random
 from molink.services.context import NodeContext
 from molink.services.inbound import InboundService
+from molink.services.logsvc import LogService
 from molink.services.messaging import MessagingService
 from molink.services.outbox import Outbox
 from molink.services.queries import MessageQueries
+from molink.services.witnessing import WitnessService
 from molink.storage.db import Database
 from molink.storage.files import load_keys
 from molink.storage.migrate import migrate
@@ -37,16 +43,23 @@ class NodeRuntime:
     backoff_cap_s: float = 30.0
     backoff_base_s: float = 0.25
     batch_size: int = 64
+    checkpoint_interval_s: float = 0.5
     messaging: MessagingService = field(init=False)
     inbound: InboundService = field(init=False)
     queries: MessageQueries = field(init=False)
     outbox: Outbox = field(init=False)
+    alerts: AlertService = field(init=False)
+    log: LogService = field(init=False)
+    witness: WitnessService = field(init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.messaging = MessagingService(self.ctx)
         self.inbound = InboundService(self.ctx)
         self.queries = MessageQueries(self.ctx)
+        self.alerts = AlertService(self.ctx)
+        self.log = LogService(self.ctx)
+        self.witness = WitnessService(self.ctx, self.log, self.alerts)
         self.outbox = Outbox(
             self.ctx,
             self.transport,
@@ -96,6 +109,20 @@ class NodeRuntime:
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
+        self._tasks.append(asyncio.create_task(self._log_loop(), name="log"))
+
+    async def tick_log(self) -> None:
+        """Integrate new entries into a signed checkpoint and collect cosignatures."""
+        await anyio.to_thread.run_sync(self.log.integrate)
+        await self.witness.request_cosignatures(self.transport)
+
+    async def _log_loop(self) -> None:
+        while True:
+            try:
+                await self.tick_log()
+            except MolinkError as exc:  # keep the loop alive; shown in status
+                self.ctx.events.publish("log.error", error=exc.message)
+            await asyncio.sleep(self.checkpoint_interval_s)
 
     async def stop(self) -> None:
         for task in self._tasks:

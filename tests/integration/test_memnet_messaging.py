@@ -14,9 +14,16 @@ def test_send_deliver_receipt_ack(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         async with net["US"].client() as us, net["RU"].client() as ru:
-            r = await us.post("/api/v1/messages", json={
-                "to": ["RU"], "precedence": "FLASH", "subject": "Test", "body": "Hold fire",
-                "lang": "en"})
+            r = await us.post(
+                "/api/v1/messages",
+                json={
+                    "to": ["RU"],
+                    "precedence": "FLASH",
+                    "subject": "Test",
+                    "body": "Hold fire",
+                    "lang": "en",
+                },
+            )
             assert r.status_code == 201, r.text
             mid = r.json()["id"]
             assert r.json()["status"] == "queued"
@@ -55,8 +62,10 @@ def test_partition_then_heal_delivers_flash_first(tmp_path: Path) -> None:
         async with net["US"].client() as us, net["RU"].client() as ru:
             ids = []
             for prec in ["ROUTINE", "PRIORITY", "FLASH", "ROUTINE", "FLASH OVERRIDE"]:
-                r = await us.post("/api/v1/messages", json={
-                    "to": ["RU"], "precedence": prec, "subject": prec, "body": "x"})
+                r = await us.post(
+                    "/api/v1/messages",
+                    json={"to": ["RU"], "precedence": prec, "subject": prec, "body": "x"},
+                )
                 ids.append(r.json()["id"])
             assert await net["US"].drain() == 0
             link = net["US"].runtime.outbox.links["RU"]
@@ -85,8 +94,9 @@ def test_duplicate_envelope_returns_stored_receipt(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         async with net["US"].client() as us:
-            mid = (await us.post("/api/v1/messages", json={
-                "to": ["RU"], "subject": "s", "body": "b"})).json()["id"]
+            mid = (
+                await us.post("/api/v1/messages", json={"to": ["RU"], "subject": "s", "body": "b"})
+            ).json()["id"]
             await net.settle()
             ctx = net["US"].runtime.ctx
             with ctx.db.read() as conn:

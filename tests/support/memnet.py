@@ -14,6 +14,7 @@ from molink.api.app import create_app
 from molink.core.keys import PartyKeys
 from molink.services.admin import add_operator, issue_token
 from molink.services.clock import FakeClock
+from molink.services.logkeys import verifier_keys
 from molink.services.runtime import NodeRuntime
 from molink.storage.db import Database, micros
 from molink.storage.migrate import migrate
@@ -32,8 +33,9 @@ class MemNode:
     token: str
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                 base_url="http://node", headers=self.auth)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://node", headers=self.auth
+        )
 
     @property
     def auth(self) -> dict[str, str]:
@@ -65,12 +67,23 @@ class MemNet:
             if not moved:
                 return
 
+    async def tick_logs(self, rounds: int = 2) -> None:
+        """Integrate every log and collect cosignatures from every peer."""
+        for _ in range(rounds):
+            for node in self.nodes.values():
+                await node.runtime.tick_log()
+
     def advance(self, seconds: float) -> None:
         self.clock.advance(timedelta(seconds=seconds))
 
 
-def build_memnet(tmp: Path, parties: list[str], *, db_urls: dict[str, str] | None = None,
-                 mediator: str | None = None) -> MemNet:
+def build_memnet(
+    tmp: Path,
+    parties: list[str],
+    *,
+    db_urls: dict[str, str] | None = None,
+    mediator: str | None = None,
+) -> MemNet:
     clock = FakeClock(START)
     network = MemoryNetwork()
     net = MemNet(clock=clock, network=network)
@@ -79,18 +92,36 @@ def build_memnet(tmp: Path, parties: list[str], *, db_urls: dict[str, str] | Non
         url = (db_urls or {}).get(party, f"sqlite:///{tmp / (party + '.db')}")
         db = Database(url)
         migrate(db)
-        runtime = NodeRuntime.build(keys=keys[party], db=db, log_origin=f"test.molink/{party}",
-                                    transport_factory=network.transport, clock=clock)
+        runtime = NodeRuntime.build(
+            keys=keys[party],
+            db=db,
+            log_origin=f"test.molink/{party}",
+            transport_factory=network.transport,
+            clock=clock,
+        )
         now_us = micros(clock.now())
         with db.write() as conn:
             for other in parties:
                 if other != party:
-                    runtime.ctx.peers.upsert(conn, Peer(
-                        party=other, urls=(f"https://{other.lower()}.invalid",), tls_cert=_CERT,
-                        keys=keys[other].public, mediator=other == mediator), now_us)
+                    vkeys = verifier_keys(keys[other], f"test.molink/{other}")
+                    runtime.ctx.peers.upsert(
+                        conn,
+                        Peer(
+                            party=other,
+                            urls=(f"https://{other.lower()}.invalid",),
+                            tls_cert=_CERT,
+                            keys=keys[other].public,
+                            mediator=other == mediator,
+                            log_origin=f"test.molink/{other}",
+                            log_vkey=vkeys["log_vkey"],
+                            witness_vkey=vkeys["witness_vkey"],
+                        ),
+                        now_us,
+                    )
         add_operator(db, operator_id=f"duty-{party}", role="duty_officer", now_us=now_us)
-        token = issue_token(db, operator_id=f"duty-{party}", terminal=f"console-{party}",
-                            now_us=now_us)
+        token = issue_token(
+            db, operator_id=f"duty-{party}", terminal=f"console-{party}", now_us=now_us
+        )
         app = create_app(runtime, run_workers=False)
         network.attach(party, app)
         net.nodes[party] = MemNode(party=party, runtime=runtime, app=app, token=token)

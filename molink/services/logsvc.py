@@ -1,0 +1,177 @@
+"""The node's transparency log: integration, checkpoints, tiles and proofs.
+
+Entries are sequenced by the event transactions (``storage.log``). The integrator
+here adds the new leaves to the stored Merkle tree (RFC 6962) and signs a C2SP
+checkpoint, in one transaction, at most every ``interval`` while there are new
+entries. Tiles (C2SP tlog-tiles, height 8) are read straight from the stored
+complete subtrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from molink.core.checkpoint import Checkpoint, sign_checkpoint
+from molink.core.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    nodes_to_store_on_append_batch,
+    root,
+    root_from_leaf_hashes,
+)
+from molink.core.note import parse_signature_lines
+from molink.core.tiles import Tile, encode_entry_bundle, parse_tile_path, tile_hashes
+from molink.errors import NotFound
+from molink.services.context import NodeContext
+from molink.services.logkeys import log_signer
+from molink.storage.logtree import DbHashReader, LogTreeRepo
+
+__all__ = ["IntegrityReport", "LogService"]
+
+MAX_INTEGRATE = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityReport:
+    """The result of re-deriving the tree from stored entries (``molink log verify``)."""
+
+    size: int
+    ok: bool
+    problems: tuple[str, ...]
+
+
+class LogService:
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
+        self._signer = log_signer(ctx.keys, ctx.log_origin)
+        self._tree = LogTreeRepo()
+
+    @property
+    def vkey(self) -> str:
+        return self._signer.vkey
+
+    def integrate(self) -> Checkpoint | None:
+        """Integrate new entries and sign a checkpoint; None if nothing was new."""
+        ctx = self._ctx
+        with ctx.db.write() as conn:
+            ctx.db.lock_sequencer(conn)
+            done = self._tree.integrated_size(conn)
+            size = ctx.log.size(conn)
+            latest = self._tree.latest_checkpoint(conn)
+            if size == done and latest is not None and latest.size == size:
+                return None
+            end = min(size, done + MAX_INTEGRATE)
+            leaves = self._tree.leaf_hashes(conn, done, end)
+            reader = DbHashReader(conn)
+            self._tree.put_nodes(conn, nodes_to_store_on_append_batch(done, leaves, reader))
+            tree_root = root(end, reader)
+            checkpoint = Checkpoint(ctx.log_origin, end, tree_root, ())
+            note = sign_checkpoint(checkpoint, self._signer)
+            self._tree.add_checkpoint(conn, end, tree_root, note, ctx.now_us())
+        ctx.events.publish("log.checkpoint", size=end)
+        return checkpoint
+
+    def checkpoint_note(self) -> str:
+        """The latest signed checkpoint with every cosignature received for it attached."""
+        with self._ctx.db.read() as conn:
+            latest = self._tree.latest_checkpoint(conn)
+            if latest is None:
+                raise NotFound("the log has no checkpoint yet")
+            cosigs = self._tree.cosignatures_at(conn, latest.size)
+        note = str(latest.note)
+        lines = "".join(c.line for c in cosigs)
+        return note + lines if lines else note
+
+    def tile(self, path: str) -> tuple[bytes, bool]:
+        """Serve ``tile/...``: (content, immutable). Partial tiles are not immutable."""
+        tile = parse_tile_path(path)
+        with self._ctx.db.read() as conn:
+            latest = self._tree.latest_checkpoint(conn)
+            size = 0 if latest is None else int(latest.size)
+            self._check_available(tile, size)
+            if tile.entries:
+                rows = self._ctx.log.entries(conn, tile.index * 256, tile.index * 256 + tile.width)
+                return encode_entry_bundle([bytes(r.data) for r in rows]), not tile.is_partial
+            content = tile_hashes(tile.level, tile.index, tile.width, DbHashReader(conn))
+        return content, not tile.is_partial
+
+    @staticmethod
+    def _check_available(tile: Tile, size: int) -> None:
+        """A tile exists if the checkpointed tree covers it at exactly that width."""
+        level_bits = 8 * tile.level
+        nodes_at_level = size >> level_bits
+        full = nodes_at_level // 256
+        partial = nodes_at_level % 256
+        if tile.index < full and not tile.is_partial:
+            return
+        if tile.index == full and tile.is_partial and tile.width <= partial:
+            return
+        raise NotFound(f"{tile.path} is not in the tree of size {size}")
+
+    def inclusion(self, index: int, size: int) -> list[bytes]:
+        with self._ctx.db.read() as conn:
+            return inclusion_proof(index, size, DbHashReader(conn))
+
+    def consistency(self, old: int, new: int) -> list[bytes]:
+        with self._ctx.db.read() as conn:
+            return consistency_proof(old, new, DbHashReader(conn))
+
+    def verify_integrity(self) -> IntegrityReport:
+        """Re-hash every stored entry and compare with the stored tree and checkpoints.
+
+        Detects edited, deleted or reordered entry rows, and edited tree nodes.
+        """
+        import hashlib
+
+        problems: list[str] = []
+        with self._ctx.db.read() as conn:
+            rows = self._ctx.log.entries(conn, 0, 2**62)
+            hashes = []
+            for expected, row in enumerate(rows):
+                if row.idx != expected:
+                    problems.append(f"entry {expected} is missing (next stored is {row.idx})")
+                    break
+                digest = hashlib.sha256(b"\x00" + bytes(row.data)).digest()
+                if digest != row.leaf_hash:
+                    problems.append(
+                        f"entry {row.idx} was edited: its data no longer matches its leaf hash"
+                    )
+                hashes.append(digest)
+            latest = self._tree.latest_checkpoint(conn)
+            if latest is not None and not problems:
+                if latest.size > len(hashes):
+                    problems.append(
+                        f"checkpoint covers {latest.size} entries, {len(hashes)} are stored"
+                    )
+                elif root_from_leaf_hashes(hashes[: latest.size]) != latest.root:
+                    problems.append(
+                        f"entries do not hash to the signed root of size "
+                        f"{latest.size}: rows were edited or reordered"
+                    )
+                elif root(latest.size, DbHashReader(conn)) != latest.root:
+                    problems.append("stored tree nodes disagree with the signed root")
+        return IntegrityReport(size=len(hashes), ok=not problems, problems=tuple(problems))
+
+    def status(self) -> dict[str, Any]:
+        with self._ctx.db.read() as conn:
+            latest = self._tree.latest_checkpoint(conn)
+            cosigned = self._tree.last_cosigned_by(conn)
+            size = self._ctx.log.size(conn)
+        cosigs = (
+            []
+            if latest is None
+            else [
+                s.name
+                for s in parse_signature_lines(self.checkpoint_note().split("\n\n", 1)[1])
+                if s.name != self._ctx.log_origin
+            ]
+        )
+        return {
+            "origin": self._ctx.log_origin,
+            "size": size,
+            "checkpoint_size": None if latest is None else latest.size,
+            "vkey": self.vkey,
+            "witnesses": cosigned,
+            "latest_cosigned_by": cosigs,
+        }

@@ -1,0 +1,125 @@
+"""Storage of the log's Merkle tree, checkpoints, cosignatures and witness state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select
+
+from molink.core.merkle import NodeId
+from molink.errors import NotFound
+from molink.storage.schema import checkpoints, cosignatures, log_entries, log_nodes, witnessed
+
+__all__ = ["DbHashReader", "LogTreeRepo"]
+
+
+class DbHashReader:
+    """``merkle.HashReader`` over the ``log_nodes`` table, inside one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get_hashes(self, ids: Sequence[NodeId]) -> Sequence[bytes]:
+        if not ids:
+            return []
+        by_level: dict[int, list[int]] = {}
+        for node in ids:
+            by_level.setdefault(node.level, []).append(node.index)
+        clauses = [
+            and_(log_nodes.c.level == level, log_nodes.c.idx.in_(idxs))
+            for level, idxs in by_level.items()
+        ]
+        found = {
+            (r.level, r.idx): r.hash
+            for r in self._conn.execute(select(log_nodes).where(or_(*clauses)))
+        }
+        try:
+            return [found[(n.level, n.index)] for n in ids]
+        except KeyError as exc:
+            raise NotFound(f"log node {exc.args[0]} is not stored") from exc
+
+
+class LogTreeRepo:
+    @staticmethod
+    def integrated_size(conn: Connection) -> int:
+        value = conn.execute(
+            select(func.max(log_nodes.c.idx)).where(log_nodes.c.level == 0)
+        ).scalar()
+        return 0 if value is None else int(value) + 1
+
+    @staticmethod
+    def leaf_hashes(conn: Connection, start: int, end: int) -> list[bytes]:
+        return [
+            r.leaf_hash
+            for r in conn.execute(
+                select(log_entries.c.leaf_hash)
+                .where(log_entries.c.idx >= start, log_entries.c.idx < end)
+                .order_by(log_entries.c.idx)
+            )
+        ]
+
+    @staticmethod
+    def put_nodes(conn: Connection, nodes: Iterable[tuple[NodeId, bytes]]) -> None:
+        rows = [{"level": n.level, "idx": n.index, "hash": h} for n, h in nodes]
+        if rows:
+            conn.execute(insert(log_nodes), rows)
+
+    @staticmethod
+    def add_checkpoint(conn: Connection, size: int, root: bytes, note: str, now_us: int) -> None:
+        conn.execute(delete(checkpoints).where(checkpoints.c.size == size))
+        conn.execute(insert(checkpoints).values(size=size, root=root, note=note, created=now_us))
+
+    @staticmethod
+    def latest_checkpoint(conn: Connection) -> Row[Any] | None:
+        return conn.execute(
+            select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)
+        ).first()
+
+    @staticmethod
+    def checkpoint_at(conn: Connection, size: int) -> Row[Any] | None:
+        return conn.execute(select(checkpoints).where(checkpoints.c.size == size)).first()
+
+    @staticmethod
+    def add_cosignature(conn: Connection, size: int, witness: str, line: str, now_us: int) -> None:
+        conn.execute(
+            delete(cosignatures).where(
+                cosignatures.c.size == size, cosignatures.c.witness == witness
+            )
+        )
+        conn.execute(
+            insert(cosignatures).values(size=size, witness=witness, line=line, created=now_us)
+        )
+
+    @staticmethod
+    def cosignatures_at(conn: Connection, size: int) -> list[Row[Any]]:
+        return list(
+            conn.execute(
+                select(cosignatures)
+                .where(cosignatures.c.size == size)
+                .order_by(cosignatures.c.witness)
+            )
+        )
+
+    @staticmethod
+    def last_cosigned_by(conn: Connection) -> dict[str, int]:
+        """The largest size each witness has cosigned."""
+        rows = conn.execute(
+            select(cosignatures.c.witness, func.max(cosignatures.c.size)).group_by(
+                cosignatures.c.witness
+            )
+        )
+        return {w: int(s) for w, s in rows}
+
+    @staticmethod
+    def witnessed(conn: Connection, origin: str) -> Row[Any] | None:
+        return conn.execute(select(witnessed).where(witnessed.c.origin == origin)).first()
+
+    @staticmethod
+    def set_witnessed(
+        conn: Connection, origin: str, size: int, root: bytes, note: str, now_us: int
+    ) -> None:
+        conn.execute(delete(witnessed).where(witnessed.c.origin == origin))
+        conn.execute(
+            insert(witnessed).values(origin=origin, size=size, root=root, note=note, updated=now_us)
+        )
