@@ -8,10 +8,9 @@ from sqlalchemy import update
 
 from molink.core.checkpoint import open_checkpoint
 from molink.core.cosignature import CosignatureVerifier, verify_cosignatures
-from molink.core.merkle import leaf_hash
+from molink.core.merkle import leaf_hash, root
 from molink.core.note import Ed25519Verifier
 from molink.core.tiles import Tile, TileHashReader, decode_entry_bundle, tiles_for_size
-from molink.core.merkle import root
 from molink.storage.schema import log_entries
 from tests.support.memnet import build_memnet, run
 
@@ -111,7 +110,8 @@ def test_forked_log_is_refused_as_equivocation_with_evidence(tmp_path: Path) -> 
             alerts = (await ru.get("/api/v1/alerts?kind=equivocation")).json()["items"]
             assert len(alerts) == 1
             evidence = alerts[0]["data"]
-            assert "cosigned_checkpoint" in evidence and "new_checkpoint" in evidence
+            assert "cosigned_checkpoint" in evidence
+            assert "new_checkpoint" in evidence
             assert alerts[0]["severity"] == "FLASH"
 
     run(scenario())
