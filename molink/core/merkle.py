@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import count, repeat
 from typing import NamedTuple, Protocol
@@ -524,6 +524,10 @@ class MemoryHashStore:
             return [nodes[i] for i in ids]
         except KeyError as exc:
             raise NotFound(f"no stored hash for node {exc.args[0]}") from exc
+
+    def items(self) -> Iterator[tuple[NodeId, bytes]]:
+        """Every stored ``(node, hash)``, e.g. to compare a database with a re-hash."""
+        return ((NodeId(*node), h) for node, h in self._nodes.items())
 
     def put(self, items: Iterable[tuple[NodeId, bytes]]) -> None:
         """Store ``(node, hash)`` pairs as given (no check that they form a tree)."""

@@ -117,6 +117,10 @@ class Tile:
         suffix = f".p/{self.width}" if self.is_partial else ""
         return f"tile/{level}/{encode_index(self.index)}{suffix}"
 
+    def served_at(self, size: int) -> bool:
+        """Whether a log of ``size`` leaves can serve this tile (its hashes all exist)."""
+        return self.index * TILE_WIDTH + self.width <= size >> (TILE_HEIGHT * self.level)
+
     def node_ids(self) -> list[NodeId]:
         """The complete subtrees whose hashes make up this tile (or bundle's leaves)."""
         base = self.index * TILE_WIDTH

@@ -346,6 +346,8 @@ def test_append_single_batch_and_bulk_agree() -> None:
     assert len(one) == len(batch) == len(bulk) == len(ids)
     assert one.get_hashes(ids) == batch.get_hashes(ids) == bulk.get_hashes(ids)
     assert one.size == batch.size == bulk.size == 123
+    assert dict(one.items()) == dict(bulk.items())
+    assert all(type(node) is NodeId for node, _ in bulk.items())
 
 
 def test_every_stored_node_is_the_hash_of_its_range() -> None:

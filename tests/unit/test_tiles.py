@@ -127,6 +127,19 @@ def test_tiles_for_size_matches_the_spec_examples() -> None:
     assert tiles_for_size(1) == [Tile(0, 0, 1)]
 
 
+def test_served_at() -> None:
+    assert Tile(0, 0).served_at(256)
+    assert not Tile(0, 0).served_at(255)
+    assert Tile(0, 0, 255).served_at(255)
+    assert Tile(0, 0, 17).served_at(70_000)
+    assert Tile(1, 1, 17).served_at(70_000)
+    assert not Tile(1, 1, 18).served_at(70_000)
+    assert not Tile(2, 0, 2).served_at(70_000)
+    assert Tile(0, 0, 1, entries=True).served_at(1)
+    assert not Tile(0, 0, 1).served_at(0)
+    assert all(t.served_at(70_000) for t in tiles_for_size(70_000))
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     data=st.data(),
