@@ -33,11 +33,13 @@ __all__ = [
     "Core",
     "aeqd_forward",
     "aeqd_inverse",
+    "bounding_disc",
     "core_bboxes",
     "core_distance",
     "core_from_rings",
     "core_line",
     "core_point",
+    "disc_bboxes",
     "ecef",
     "flight_level_to_m",
     "inverse",
@@ -372,68 +374,65 @@ def core_distance(a: Core, b: Core) -> float:
 Box = tuple[float, float, float, float]
 
 
-def _edge_lat_extremes(core: Core) -> tuple[float, float]:
-    """Southernmost and northernmost latitude reached by the core's vertices and edges.
+def bounding_disc(core: Core, xyz: Array | None = None) -> tuple[float, float, float]:
+    """A geodesic disc (lon, lat, radius m) containing the core.
 
-    A geodesic edge reaches its vertex (azimuth +-90 degrees) inside the segment when it heads
-    poleward at its start and equatorward at its end; Clairaut's relation on the reduced
-    latitude, ``cos(beta) sin(alpha) = const``, is exact on the ellipsoid.
+    The centre is the direction of the mean ECEF vertex; the radius is the farthest vertex.
+    Along a geodesic edge the distance to a fixed point has no interior maximum at these
+    scales, so the edges, and the polygon they bound, lie inside too.
     """
-    south, north = float(core.lat.min()), float(core.lat.max())
-    if len(core.seg_i) == 0:
-        return south, north
-    lon1, lat1 = core.lon[core.seg_i], core.lat[core.seg_i]
-    lon2, lat2 = core.lon[core.seg_j], core.lat[core.seg_j]
-    az1, back, _ = GEOD.inv(lon1, lat1, lon2, lat2)
-    az1, az2 = np.radians(np.asarray(az1)), np.radians(np.asarray(back) + 180.0)
-    beta1 = np.arctan((1.0 - WGS84_F) * np.tan(np.radians(lat1)))
-    beta_v = np.arccos(np.clip(np.cos(beta1) * np.abs(np.sin(az1)), -1.0, 1.0))
-    phi_v = np.degrees(np.arctan(np.tan(beta_v) / (1.0 - WGS84_F)))
-    up = (np.cos(az1) > 0) & (np.cos(az2) < 0)
-    down = (np.cos(az1) < 0) & (np.cos(az2) > 0)
-    if up.any():
-        north = max(north, float(phi_v[up].max()))
-    if down.any():
-        south = min(south, float(-phi_v[down].max()))
-    return south, north
+    if core.dim == 0:
+        return float(core.lon[0]), float(core.lat[0]), 0.0
+    if xyz is None:
+        xyz = np.column_stack(ecef(core.lon, core.lat))
+    mx, my, mz = (float(v) for v in xyz.mean(axis=0))
+    lon = math.degrees(math.atan2(my, mx))
+    lat = math.degrees(math.atan2(mz, math.hypot(mx, my)))
+    n = len(core.lon)
+    _, d = inverse(np.full(n, lon), np.full(n, lat), core.lon, core.lat)
+    return lon, lat, float(d.max()) * (1.0 + 1e-9) + 1e-6
 
 
-def _lon_interval(core: Core) -> tuple[float, float]:
-    """Unwrapped longitude interval covering the core (edges take the short way)."""
-    steps = (np.diff(core.lon) + 180.0) % 360.0 - 180.0
-    unwrapped = core.lon[0] + np.concatenate([[0.0], np.cumsum(steps)])
-    return float(unwrapped.min()), float(unwrapped.max())
+def disc_bboxes(lon: float, lat: float, radius_m: float) -> list[Box]:
+    """Conservative lon/lat boxes (west, south, east, north) of a geodesic disc: split in two
+    at the antimeridian, all longitudes when the disc may reach a pole.
 
-
-def core_bboxes(core: Core, expand_m: float) -> list[Box]:
-    """Conservative lon/lat boxes (west, south, east, north) covering the core grown by
-    ``expand_m``; split in two at the antimeridian, full-longitude when near a pole.
-
-    Latitude grows by at most ``expand_m / R_MIN`` radians; longitude by at most
-    ``expand_m / p`` where p is the parallel radius at the most poleward latitude reached.
-    Both get a 1 % margin.
+    Latitude changes by at most ``radius / R_MIN`` radians along a path of that length, and
+    longitude by at most ``radius / p`` with p the parallel radius at the most poleward
+    latitude reached; both get a 1 % margin.
     """
-    south, north = _edge_lat_extremes(core)
-    if core.dim == 2:
-        poles = point_in_core(core, np.array([0.0, 0.0]), np.array([90.0, -90.0]))
-        north = 90.0 if poles[0] else north
-        south = -90.0 if poles[1] else south
-    grow = math.degrees(expand_m / R_MIN) * 1.01 + 1e-9
-    south, north = max(-90.0, south - grow), min(90.0, north + grow)
-    west, east = _lon_interval(core)
+    grow = math.degrees(radius_m / R_MIN) * 1.01 + 1e-9
+    south, north = max(-90.0, lat - grow), min(90.0, lat + grow)
     ext = math.radians(max(abs(south), abs(north)))
     parallel = WGS84_A * math.cos(ext) / math.sqrt(1.0 - _E2 * math.sin(ext) ** 2)
     if north >= 90.0 or south <= -90.0 or parallel <= 0.0:
         return [(-180.0, south, 180.0, north)]
-    dlon = math.degrees(expand_m / parallel) * 1.01 + 1e-9
-    west, east = west - dlon, east + dlon
-    if east - west >= 360.0 or dlon >= 90.0:
+    dlon = math.degrees(radius_m / parallel) * 1.01 + 1e-9
+    if dlon >= 180.0:
         return [(-180.0, south, 180.0, north)]
-    shift = math.floor((west + 180.0) / 360.0) * 360.0
-    west, east = west - shift, east - shift
+    west = (lon - dlon + 180.0) % 360.0 - 180.0
+    east = west + 2.0 * dlon
     if east <= 180.0:
         return [(west, south, east, north)]
     return [(west, south, 180.0, north), (-180.0, south, east - 360.0, north)]
+
+
+def core_bboxes(core: Core, expand_m: float, xyz: Array | None = None) -> list[Box]:
+    """Conservative boxes covering the core grown by ``expand_m``.
+
+    Polylines get one box per segment (the disc around its midpoint); points and polygons
+    one bounding disc. ``xyz`` may pass the vertices' ECEF coordinates if already known.
+    """
+    if core.dim != 1:
+        lon, lat, r = bounding_disc(core, xyz)
+        return disc_bboxes(lon, lat, r + expand_m)
+    lon1, lat1 = core.lon[core.seg_i], core.lat[core.seg_i]
+    az, length = inverse(lon1, lat1, core.lon[core.seg_j], core.lat[core.seg_j])
+    mlon, mlat, _ = GEOD.fwd(lon1, lat1, az, length / 2.0)
+    out: list[Box] = []
+    for x, y, half in zip(np.atleast_1d(mlon), np.atleast_1d(mlat), length / 2.0, strict=True):
+        out.extend(disc_bboxes(float(x), float(y), float(half) * (1.0 + 1e-9) + 1e-6 + expand_m))
+    return out
 
 
 def aeqd_forward(lon0: float, lat0: float, lon: Array, lat: Array) -> tuple[Array, Array]:

@@ -13,6 +13,7 @@ Times are integer epoch seconds (UTC); aware datetimes and RFC 3339 strings are 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
+import shapely
 
 from molink.core import geo
 from molink.core.dtg import parse_utc
@@ -34,6 +36,7 @@ __all__ = [
     "TimeLike",
     "Volume",
     "VolumeStatus",
+    "overlap_geojson",
     "parse_footprint",
     "parse_volume",
     "to_epoch",
@@ -355,3 +358,69 @@ def parse_volume(
         kind=kind,
         status=status,
     )
+
+
+def _densify(points: Sequence[Position], step_m: float = 5000.0) -> list[Position]:
+    """Insert geodesic intermediate points so that no step exceeds ``step_m``."""
+    out: list[Position] = [points[0]]
+    for (x1, y1), (x2, y2) in itertools.pairwise(points):
+        n = int(float(geo.GEOD.inv(x1, y1, x2, y2)[2]) // step_m)
+        out.extend((float(x), float(y)) for x, y in geo.GEOD.npts(x1, y1, x2, y2, n))
+        out.append((x2, y2))
+    return out
+
+
+def _plane(fp: Footprint, lon0: float, lat0: float, grow_m: float) -> shapely.Geometry:
+    """The footprint grown by ``grow_m`` as a polygon in the AEQD plane at (lon0, lat0)."""
+
+    def proj(points: Sequence[Position]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        arr = np.asarray(points, dtype=np.float64)
+        x, y = geo.aeqd_forward(lon0, lat0, arr[:, 0], arr[:, 1])
+        return np.column_stack([x, y])
+
+    if isinstance(fp, Disc):
+        return shapely.buffer(shapely.points(proj([(fp.lon, fp.lat)])[0]), fp.radius_m + grow_m)
+    if isinstance(fp, Corridor):
+        line = shapely.linestrings(proj(_densify(fp.path)))
+        return shapely.buffer(line, fp.radius_m + grow_m)
+    polys = [
+        shapely.polygons(
+            proj(_densify([*poly[0], poly[0][0]])),
+            holes=[proj(_densify([*h, h[0]])) for h in poly[1:]],
+        )
+        for poly in fp.polygons
+    ]
+    return shapely.buffer(shapely.union_all(shapely.make_valid(np.asarray(polys))), grow_m)
+
+
+def overlap_geojson(a: Footprint, b: Footprint, separation_m: float) -> dict[str, Any]:
+    """Display geometry of a conflict: where ``a`` and ``b``, each grown by half the required
+    separation, overlap (the line between their closest points if rounding leaves nothing).
+
+    Approximate (planar buffering in an azimuthal equidistant plane centred on ``a``); split at
+    the antimeridian as RFC 7946 §3.1.9 asks. Not used for any decision.
+    """
+    lon0, lat0 = (
+        (a.lon, a.lat)
+        if isinstance(a, Disc)
+        else (a.path[0] if isinstance(a, Corridor) else a.polygons[0][0][0])
+    )
+    ga, gb = _plane(a, lon0, lat0, separation_m / 2.0), _plane(b, lon0, lat0, separation_m / 2.0)
+    inter = shapely.intersection(ga, gb)
+    if inter.is_empty:
+        inter = shapely.shortest_line(ga, gb)
+
+    def back(xy: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        lon, lat = geo.aeqd_inverse(lon0, lat0, xy[:, 0], xy[:, 1])
+        lon = lon0 + geo.wrap_lon(lon - lon0)
+        return np.column_stack([lon, lat])
+
+    geom = shapely.transform(inter, back)
+    parts = []
+    for shift in (0.0, 360.0, -360.0):
+        window = shapely.box(-180.0 - shift, -90.0, 180.0 - shift, 90.0)
+        piece = shapely.intersection(geom, window)
+        if not piece.is_empty:
+            parts.append(shapely.transform(piece, lambda xy, s=shift: xy + np.array([s, 0.0])))
+    out = shapely.union_all(np.asarray(parts)) if parts else geom
+    return dict(shapely.geometry.mapping(out))

@@ -1,0 +1,404 @@
+"""Deconfliction engines: an incremental index and a brute-force reference.
+
+Both apply the rule of ``separation.py`` (DESIGN.md "Deconfliction"; the shared benchmark's
+``deconfliction_workload.py`` is its reference) to a checked volume against every stored
+volume of another party and every protected site, and return the same sorted conflicts, so
+that each node reaches the same result from the same notifications.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from molink.core import geo
+from molink.core.separation import (
+    Conflict,
+    ConflictKind,
+    Item,
+    Resolution,
+    SeparationPolicy,
+    SeparationRule,
+    apply_resolution,
+    describe_conflict,
+    item_band,
+    item_core,
+    item_shape,
+    item_window,
+    rule_conflicts,
+)
+from molink.core.sites import ProtectedSite
+from molink.core.volume import Disc, Volume
+from molink.errors import NotFound, StateConflict
+
+__all__ = [
+    "BruteForceEngine",
+    "Conflict",
+    "ConflictIndex",
+    "ConflictKind",
+    "Resolution",
+    "SeparationPolicy",
+    "SeparationRule",
+    "apply_resolution",
+]
+
+Slots = NDArray[np.intp]
+Floats = NDArray[np.float64]
+
+# columns of the per-slot float matrix (times are exact in float64 below 2**53)
+_PARTY, _LO, _UP, _START, _END, _H, _V, _PAD, _RADIUS, _SITE, _POINT, _LON, _LAT = range(13)
+_NCOL = 13
+
+
+class BruteForceEngine:
+    """Reference engine: every stored item through the exact rule, O(n) per check.
+
+    It shares no index or approximation code with ``ConflictIndex``; tests hold the two to
+    identical results.
+    """
+
+    def __init__(self, *, policy: SeparationPolicy | None = None) -> None:
+        self.policy = policy or SeparationPolicy()
+        self._items: dict[str, Item] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, item: Item) -> None:
+        if item.id in self._items:
+            raise StateConflict(f"{item.id!r} is already stored; use update")
+        self._items[item.id] = item
+
+    def update(self, item: Item) -> None:
+        if item.id not in self._items:
+            raise NotFound(f"no volume or site {item.id!r}")
+        self._items[item.id] = item
+
+    def remove(self, item_id: str) -> None:
+        if self._items.pop(item_id, None) is None:
+            raise NotFound(f"no volume or site {item_id!r}")
+
+    def conflicting_ids(self, volume: Volume) -> list[str]:
+        return sorted(
+            other.id
+            for other in self._items.values()
+            if rule_conflicts(volume, other, self.policy) is not None
+        )
+
+    def check(self, volume: Volume, *, geometry: bool = True) -> list[Conflict]:
+        out = []
+        for other in self._items.values():
+            d = rule_conflicts(volume, other, self.policy)
+            if d is not None:
+                out.append(
+                    describe_conflict(
+                        volume, other, policy=self.policy, separation_m=d, geometry=geometry
+                    )
+                )
+        return sorted(out, key=lambda c: c.sort_key)
+
+
+def _ecef_template(core: geo.Core, xyz: Floats) -> shapely.Geometry:
+    """The core with ECEF (x, y, z) coordinates, projected per check onto a tangent plane."""
+    if core.dim == 0:
+        return shapely.points(xyz[0])
+    if core.dim == 1:
+        segs = np.stack([xyz[core.seg_i], xyz[core.seg_j]], axis=1)
+        return shapely.multilinestrings(shapely.linestrings(segs))
+    polys = []
+    for p in range(int(core.ring_poly.max()) + 1):
+        rings = [
+            np.vstack([xyz[core.ring_off[k] : core.ring_off[k + 1]], xyz[core.ring_off[k]]])
+            for k in np.flatnonzero(core.ring_poly == p)
+        ]
+        polys.append(shapely.polygons(rings[0], holes=rings[1:] or None))
+    return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+
+
+class ConflictIndex:
+    """Incremental deconfliction index: ``check`` costs O(log n + k) plus O(sqrt n) vectorised.
+
+    Spatial part: a shapely 2 ``STRtree`` over antimeridian-aware lon/lat boxes (an item that
+    crosses 180 degrees has two boxes; one that may reach a pole spans all longitudes) plus a
+    delta of boxes added since the last build, scanned with numpy and merged into a new tree
+    once it holds more than ``max(rebuild_min, 4 sqrt(n))`` boxes, so rebuilds are amortised.
+    Removal marks a slot dead (an update is a removal plus an add); dead slots leave the tree
+    at the next rebuild. Candidates then pass the party, altitude and time-window filter on a
+    column matrix (the interval part of the index).
+
+    Horizontal decision: disc against disc is one exact geodesic inverse. Otherwise both cores
+    are projected onto the tangent plane at the checked volume's first vertex; the planar
+    distance decides when it is farther than a proven error bound from the threshold, else
+    ``geo.core_distance`` decides exactly. The results equal ``BruteForceEngine``'s.
+    """
+
+    def __init__(self, *, policy: SeparationPolicy | None = None, rebuild_min: int = 256) -> None:
+        self.policy = policy or SeparationPolicy()
+        self._rebuild_min = rebuild_min
+        self._slot_of: dict[str, int] = {}
+        self._items: list[Item] = []
+        self._cores: list[geo.Core] = []
+        self._parties: dict[str, int] = {}
+        self._n = 0
+        self._f = np.zeros((64, _NCOL), dtype=np.float64)
+        self._alive = np.zeros(64, dtype=np.bool_)
+        self._templates = np.empty(64, dtype=object)
+        self._boxes = np.zeros((64, 4), dtype=np.float64)
+        self._box_slot = np.zeros(64, dtype=np.intp)
+        self._nbox = 0
+        self._multibox = False
+        self._sites = 0
+        self._tree: shapely.STRtree | None = None
+        self._tree_slot = np.zeros(0, dtype=np.intp)
+        self._tree_upto = 0
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._slot_of
+
+    def __iter__(self) -> Iterator[Item]:
+        return (self._items[s] for s in sorted(self._slot_of.values()))
+
+    def get(self, item_id: str) -> Item:
+        """The indexed item with this id. Raises NotFound."""
+        try:
+            return self._items[self._slot_of[item_id]]
+        except KeyError as exc:
+            raise NotFound(f"no volume or site {item_id!r}") from exc
+
+    def add(self, item: Item) -> None:
+        """Index a volume or a protected site. Raises StateConflict if the id is indexed."""
+        if item.id in self._slot_of:
+            raise StateConflict(f"{item.id!r} is already indexed; use update")
+        self._append(item)
+        if self._nbox - self._tree_upto > max(self._rebuild_min, 4 * math.isqrt(self._nbox)):
+            self._rebuild()
+
+    def add_all(self, items: Iterable[Item]) -> None:
+        """Index many items, then build the tree once."""
+        for item in items:
+            if item.id in self._slot_of:
+                raise StateConflict(f"{item.id!r} is already indexed; use update")
+            self._append(item)
+        self._rebuild()
+
+    def update(self, item: Item) -> None:
+        """Replace the indexed item with the same id. Raises NotFound."""
+        self.remove(item.id)
+        self.add(item)
+
+    def remove(self, item_id: str) -> None:
+        """Forget an item. Raises NotFound."""
+        slot = self._slot_of.pop(item_id, None)
+        if slot is None:
+            raise NotFound(f"no volume or site {item_id!r}")
+        self._alive[slot] = False
+        if self._f[slot, _SITE]:
+            self._sites -= 1
+
+    def _grow(self) -> None:
+        cap = len(self._alive)
+        if self._n + 1 > cap:
+            self._f = np.concatenate([self._f, np.zeros_like(self._f)])
+            self._alive = np.concatenate([self._alive, np.zeros_like(self._alive)])
+            self._templates = np.concatenate([self._templates, np.empty(cap, dtype=object)])
+        bcap = len(self._box_slot)
+        if self._nbox + 2 > bcap:
+            self._boxes = np.concatenate([self._boxes, np.zeros_like(self._boxes)])
+            self._box_slot = np.concatenate([self._box_slot, np.zeros_like(self._box_slot)])
+
+    def _append(self, item: Item) -> None:
+        self._grow()
+        slot = self._n
+        core, fp = item_core(item), item_shape(item)
+        if isinstance(item, ProtectedSite):
+            is_site, rule, party, alive = True, self.policy.site, -1, True
+        else:
+            is_site, rule, alive = False, self.policy.rule_for_kind(item.kind), item.deconflicted
+            party = self._parties.setdefault(item.party, len(self._parties))
+        lo, up = item_band(item)
+        start, end = item_window(item)
+        self._f[slot] = (
+            party, lo, up, start, end, rule.horizontal_m, rule.vertical_m, rule.time_pad_s,
+            fp.radius_m, is_site, core.dim == 0, core.lon[0], core.lat[0],
+        )  # fmt: skip
+        self._alive[slot] = alive
+        self._sites += is_site
+        xyz = np.column_stack(geo.ecef(core.lon, core.lat))
+        boxes = geo.core_bboxes(core, fp.radius_m, xyz)
+        self._multibox |= len(boxes) > 1
+        for box in boxes:
+            self._boxes[self._nbox] = box
+            self._box_slot[self._nbox] = slot
+            self._nbox += 1
+        self._items.append(item)
+        self._cores.append(core)
+        self._templates[slot] = _ecef_template(core, xyz)
+        self._slot_of[item.id] = slot
+        self._n += 1
+
+    def _rebuild(self) -> None:
+        keep = np.flatnonzero(self._alive[self._box_slot[: self._nbox]])
+        b = self._boxes[keep]
+        self._tree = shapely.STRtree(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))
+        self._tree_slot = self._box_slot[keep]
+        self._tree_upto = self._nbox
+
+    def _query(self, boxes: list[geo.Box]) -> Slots:
+        """Slots whose boxes meet any of ``boxes``: sorted, without repeats."""
+        found = []
+        if self._tree is not None:
+            if len(boxes) == 1:
+                hits = self._tree.query(shapely.box(*boxes[0]))
+            else:
+                q = np.asarray(boxes)
+                hits = self._tree.query(shapely.box(q[:, 0], q[:, 1], q[:, 2], q[:, 3]))[1]
+            found.append(self._tree_slot[hits])
+        if self._nbox > self._tree_upto:
+            d = self._boxes[self._tree_upto : self._nbox]
+            hit = np.zeros(len(d), dtype=np.bool_)
+            for w, s, e, n in boxes:
+                hit |= (d[:, 0] <= e) & (d[:, 2] >= w) & (d[:, 1] <= n) & (d[:, 3] >= s)
+            found.append(self._box_slot[self._tree_upto : self._nbox][hit])
+        out = found[0] if len(found) == 1 else np.concatenate(found or [self._tree_slot[:0]])
+        out.sort()
+        if (self._multibox or len(boxes) > 1) and len(out) > 1:
+            out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+        return out
+
+    def _filter(self, q: Volume, slots: Slots) -> tuple[Slots, Floats, Floats]:
+        """Party, status, altitude and time parts of the rule on the candidates.
+
+        Returns the survivors with their pair rule's horizontal separation and the rows.
+        """
+        qr = self.policy.rule_for_kind(q.kind)
+        m = self._f[slots]
+        h = np.maximum(m[:, _H], qr.horizontal_m)
+        v = np.maximum(m[:, _V], qr.vertical_m)
+        pad = np.maximum(m[:, _PAD], qr.time_pad_s)
+        keep = self._alive[slots] & (m[:, _PARTY] != self._parties.get(q.party, -2))
+        if self._sites:
+            site, sr = m[:, _SITE] > 0, self.policy.site
+            h = np.where(site, sr.horizontal_m, h)
+            v = np.where(site, sr.vertical_m, v)
+            pad = np.where(site, sr.time_pad_s, pad)
+        keep &= (m[:, _LO] < q.upper_m + v) & (q.lower_m < m[:, _UP] + v)
+        keep &= (m[:, _START] - pad < q.end + pad) & (q.start - pad < m[:, _END] + pad)
+        own = self._slot_of.get(q.id)
+        if own is not None:
+            keep &= slots != own
+        return slots[keep], h[keep], m[keep]
+
+    def _find(self, q: Volume) -> list[tuple[int, float]]:
+        """(slot, separation m) of every conflicting item, by slot."""
+        if not q.deconflicted or self._n == 0:
+            return []
+        fp = q.footprint
+        reach = fp.radius_m + self.policy.max_horizontal_m
+        qcore: geo.Core | None = None
+        if isinstance(fp, Disc):
+            boxes = geo.disc_bboxes(fp.lon, fp.lat, reach)
+        else:
+            qcore = fp.core()
+            xyz = np.column_stack(geo.ecef(qcore.lon, qcore.lat))
+            boxes = geo.core_bboxes(qcore, reach, xyz)
+        slots = self._query(boxes)
+        if len(slots) == 0:
+            return []
+        slots, h, m = self._filter(q, slots)
+        if len(slots) == 0:
+            return []
+        out: list[tuple[int, float]] = []
+        rest: list[int] = []
+        for k in range(len(slots)):
+            if isinstance(fp, Disc) and m[k, _POINT]:
+                d = float(geo.GEOD.inv(fp.lon, fp.lat, m[k, _LON], m[k, _LAT])[2])
+                d = max(0.0, d - fp.radius_m - m[k, _RADIUS])
+                if d <= h[k]:
+                    out.append((int(slots[k]), d))
+            else:
+                rest.append(k)
+        if rest:
+            if qcore is None:
+                qcore = fp.core()
+                xyz = np.column_stack(geo.ecef(qcore.lon, qcore.lat))
+            template = _ecef_template(qcore, xyz)
+            out.extend(
+                self._planar_decide(
+                    qcore, xyz, template, slots[rest], h[rest], m[rest], fp.radius_m
+                )
+            )
+        return sorted(out)
+
+    def _planar_decide(
+        self,
+        qcore: geo.Core,
+        xyz: Floats,
+        template: shapely.Geometry,
+        slots: Slots,
+        h: Floats,
+        m: Floats,
+        rq: float,
+    ) -> list[tuple[int, float]]:
+        """Tangent-plane distances with a proven error bound; exact where that cannot decide.
+
+        Orthographic projection onto the tangent plane at o changes a distance d between points
+        within rho of o by at most d (rho/R)^2 / 2, and a geodesic edge of length L <= 2 rho
+        bows at most L^2 / (8R) off its chord, tilted by at most rho/R, with R the smallest
+        radius of curvature on WGS84. The margin is their sum, at most
+        ``(thr + rho) (rho/R)^2 / 2``, plus 1 m.
+        """
+        lam, phi = math.radians(float(qcore.lon[0])), math.radians(float(qcore.lat[0]))
+        o = xyz[0]
+        sl, cl, sp, cp = math.sin(lam), math.cos(lam), math.sin(phi), math.cos(phi)
+        basis = np.array([[-sl, -sp * cl, 0.0], [cl, -sp * sl, 0.0], [0.0, cp, 0.0]])
+
+        def project(xyz: Floats) -> Floats:
+            return np.asarray((xyz - o) @ basis)
+
+        geoms = np.concatenate([[template], self._templates[slots]])
+        flat = shapely.transform(geoms, project, include_z=True)
+        dist = shapely.distance(flat[0], flat[1:])
+        bounds = np.abs(shapely.bounds(flat))
+        reach = np.hypot(
+            np.maximum(bounds[:, 0], bounds[:, 2]), np.maximum(bounds[:, 1], bounds[:, 3])
+        )
+        rho = np.maximum(reach[0], reach[1:]) * 1.01 + 1.0
+        thr = h + rq + m[:, _RADIUS]
+        t = rho / geo.R_MIN
+        margin = 1.0 + 0.5 * (thr + rho) * t * t
+        out: list[tuple[int, float]] = []
+        for k, slot in enumerate(slots.tolist()):
+            if rho[k] > 300_000.0 or abs(dist[k] - thr[k]) <= margin[k]:
+                core_d = geo.core_distance(qcore, self._cores[slot])
+                if core_d <= thr[k]:
+                    out.append((slot, max(0.0, core_d - rq - m[k, _RADIUS])))
+            elif dist[k] < thr[k]:
+                out.append((slot, max(0.0, float(dist[k]) - rq - m[k, _RADIUS])))
+        return out
+
+    def conflicting_ids(self, volume: Volume) -> list[str]:
+        """Ids of everything ``volume`` conflicts with, sorted: the decision of ``check``
+        without building conflict records."""
+        return sorted(self._items[slot].id for slot, _ in self._find(volume))
+
+    def check(self, volume: Volume, *, geometry: bool = True) -> list[Conflict]:
+        """Every conflict of ``volume`` with the indexed volumes and sites, sorted.
+
+        ``volume`` need not be indexed; if it is, it is not compared with itself.
+        ``geometry=False`` skips the display geometry (``Conflict.overlap`` is then None).
+        A separation decided on the tangent plane is accurate to the margin above (metres).
+        """
+        out = [
+            describe_conflict(
+                volume, self._items[slot], policy=self.policy, separation_m=sep, geometry=geometry
+            )
+            for slot, sep in self._find(volume)
+        ]
+        return sorted(out, key=lambda c: c.sort_key)
