@@ -26,4 +26,4 @@ def uuid7(now: datetime, random: bytes) -> str:
 
 def is_uuid(text: object) -> bool:
     """True for a lower-case hyphenated UUID string."""
-    return isinstance(text, str) and bool(_UUID.match(text))
+    return isinstance(text, str) and bool(_UUID.fullmatch(text))

@@ -72,7 +72,7 @@ def _check_message(p: Mapping[str, Any]) -> None:
     checks = {
         "subject": isinstance(p.get("subject"), str) and len(p["subject"]) <= MAX_SUBJECT_CHARS,
         "body": isinstance(p.get("body"), str) and len(p["body"]) <= MAX_BODY_CHARS,
-        "lang": isinstance(p.get("lang"), str) and bool(_LANG.match(p["lang"])),
+        "lang": _full(_LANG, p.get("lang")),
         "code": "code" not in p or (isinstance(p["code"], str) and 0 < len(p["code"]) <= 32),
         "params": "params" not in p
         or (
@@ -90,11 +90,16 @@ def _check_message(p: Mapping[str, Any]) -> None:
 def _check_ack(p: Mapping[str, Any]) -> None:
     checks = {
         "ref": is_uuid(p.get("ref")),
-        "ref_sha256": isinstance(p.get("ref_sha256"), str) and bool(_HEX64.match(p["ref_sha256"])),
-        "operator": isinstance(p.get("operator"), str) and bool(_PSEUDONYM.match(p["operator"])),
-        "terminal": isinstance(p.get("terminal"), str) and bool(_PSEUDONYM.match(p["terminal"])),
+        "ref_sha256": _full(_HEX64, p.get("ref_sha256")),
+        "operator": _full(_PSEUDONYM, p.get("operator")),
+        "terminal": _full(_PSEUDONYM, p.get("terminal")),
     }
     _raise_first(checks)
+
+
+def _full(pattern: re.Pattern[str], value: Any) -> bool:
+    # fullmatch, not match: "$" would also accept a trailing newline.
+    return isinstance(value, str) and bool(pattern.fullmatch(value))
 
 
 def _raise_first(checks: Mapping[str, bool]) -> None:

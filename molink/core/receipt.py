@@ -82,7 +82,7 @@ def _check(payload: Any) -> dict[str, Any]:
     ok = {
         "message_id": is_uuid(payload.get("message_id")),
         "jws_sha256": isinstance(payload.get("jws_sha256"), str)
-        and bool(_HEX64.match(payload["jws_sha256"])),
+        and bool(_HEX64.fullmatch(payload["jws_sha256"])),
         "from": isinstance(payload.get("from"), str) and is_party_id(payload["from"]),
         "to": isinstance(payload.get("to"), str) and is_party_id(payload["to"]),
         "received": isinstance(payload.get("received"), str),
