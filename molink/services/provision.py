@@ -13,6 +13,7 @@ from molink.core.b64 import b64url_encode
 from molink.core.keys import PartyKeys, fingerprint, is_party_id
 from molink.errors import ConfigError, InvalidInput
 from molink.services.admin import add_operator, issue_token, public_bundle
+from molink.services.logkeys import verifier_keys
 from molink.storage.db import Database, micros
 from molink.storage.files import make_tls_certificate, save_keys, write_private
 from molink.storage.migrate import migrate
@@ -92,23 +93,18 @@ def create_node(
     )
 
 
-def node_bundle(
-    config: NodeConfig,
-    keys: PartyKeys,
-    *,
-    mediator: bool = False,
-    log_vkey: str | None = None,
-    witness_vkey: str | None = None,
-) -> str:
+def node_bundle(config: NodeConfig, keys: PartyKeys, *, mediator: bool = False) -> str:
+    """The node's public bundle: keys, address, TLS certificate, log and witness vkeys."""
     url = config.api.public_url or f"https://{config.api.host}:{config.api.port}"
     cert = config.path(config.api.tls_cert).read_text(encoding="utf-8")
+    vkeys = verifier_keys(keys, config.log_origin)
     bundle = public_bundle(
         keys.public,
         urls=[url],
         tls_cert=cert,
         log_origin=config.log_origin,
-        log_vkey=log_vkey,
-        witness_vkey=witness_vkey,
+        log_vkey=vkeys["log_vkey"],
+        witness_vkey=vkeys["witness_vkey"],
         mediator=mediator,
     )
     return json.dumps(bundle, indent=2)
