@@ -190,6 +190,7 @@ def test_message_fields_with_catalogue_code() -> None:
         {"subject": "s" * 257},
         {"body": "b" * 32_769},
         {"lang": "EN"},
+        {"lang": "en\n"},  # regression: "$" matched before a trailing newline
         {"code": ""},
         {"code": "c", "params": {f"k{i}": "v" for i in range(17)}},
         {"code": "c", "params": {"k": "v" * 513}},
@@ -206,7 +207,9 @@ def test_regression_message_fields_bad_operator_input_is_invalid_input(
 def test_regression_ack_fields_bad_operator_input_is_invalid_input() -> None:
     good = {"ref": uuid7(NOW, bytes(10)), "ref_sha256": "0" * 64, "operator": "op", "terminal": "t"}
     assert ack_fields(**good) == good
-    for name, bad in [("ref", "x"), ("ref_sha256", "AB"), ("operator", "a b"), ("terminal", "")]:
+    bad_values = [("ref", "x"), ("ref_sha256", "AB"), ("operator", "a b"), ("terminal", "")]
+    bad_values += [(name, f"{value}\n") for name, value in good.items()]  # regression
+    for name, bad in bad_values:
         with pytest.raises(InvalidInput):
             ack_fields(**{**good, name: bad})
 
@@ -252,6 +255,8 @@ def test_verify_right_kid_wrong_key() -> None:
         lambda p: {**p, "to": "RU"},
         lambda p: {**p, "lang": 5},
         lambda p: {**p, "body": None},
+        lambda p: {**p, "id": p["id"] + "\n"},  # regression: trailing newline passed is_uuid
+        lambda p: {**p, "lang": "en\n"},
     ],
 )
 def test_verify_refuses_bad_payload_even_when_signed(mutate: Any) -> None:

@@ -107,6 +107,8 @@ def test_receipt_signed_by_the_wrong_party_or_key() -> None:
         {"message_id": "nope"},
         {"jws_sha256": "AB" * 32},
         {"jws_sha256": "ab" * 31},
+        {"jws_sha256": SHA + "\n"},  # regression: "$" matched before a trailing newline
+        {"message_id": MESSAGE_ID + "\n"},
         {"sender": "us"},
         {"log_origin": ""},
         {"log_index": -1},
