@@ -388,7 +388,7 @@ def test_molink_vectors_are_current() -> None:
 # -------------------------------------------------------------------- properties
 
 lines = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\n", min_codepoint=0x20),
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\n", min_codepoint=0x20),
     min_size=1,
     max_size=20,
 )

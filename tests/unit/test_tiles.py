@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -73,15 +74,15 @@ def test_index_encoding(n: int, want: str) -> None:
 
 
 @pytest.mark.parametrize("v", VECTORS["tiles"], ids=lambda v: v["path"])
-def test_tile_path_vectors(v: dict[str, object]) -> None:
-    tile = Tile(v["level"], v["index"], v["width"], entries=v["entries"])  # type: ignore[arg-type]
+def test_tile_path_vectors(v: dict[str, Any]) -> None:
+    tile = Tile(v["level"], v["index"], v["width"], entries=v["entries"])
     assert tile.path == v["path"]
-    assert parse_tile_path(v["path"]) == tile  # type: ignore[arg-type]
+    assert parse_tile_path(v["path"]) == tile
     width = None if v["width"] == TILE_WIDTH else v["width"]
     if v["entries"]:
-        assert entries_path(v["index"], width) == v["path"]  # type: ignore[arg-type]
+        assert entries_path(v["index"], width) == v["path"]
     else:
-        assert tile_path(v["level"], v["index"], width) == v["path"]  # type: ignore[arg-type]
+        assert tile_path(v["level"], v["index"], width) == v["path"]
 
 
 @pytest.mark.parametrize("path", VECTORS["bad_paths"])

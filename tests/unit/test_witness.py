@@ -157,14 +157,15 @@ def test_request_limits() -> None:
     with pytest.raises(MalformedData):
         parse_add_checkpoint(body, max_size=len(body) - 1)
     parse_add_checkpoint(b"old 5\n" + _H * MAX_PROOF_LINES + b"\n" + _CP)
-    for bad in [
+    bads: list[dict[str, object]] = [
         {"old_size": -1},
         {"old_size": True},
         {"proof": [bytes(32)]},
         {"proof": (bytes(31),)},
         {"old_size": 0, "proof": (bytes(32),)},
         {"checkpoint": ""},
-    ]:
+    ]
+    for bad in bads:
         fields: dict[str, object] = {"old_size": 1, "proof": (), "checkpoint": "x"}
         fields.update(bad)
         with pytest.raises(InvalidInput):
