@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
+from json.encoder import encode_basestring as _encode_basestring
 from typing import Any
 
 from molink.errors import InvalidInput, MalformedData
@@ -22,8 +23,6 @@ from molink.errors import InvalidInput, MalformedData
 __all__ = ["MAX_SAFE_INTEGER", "canonical_json", "is_canonical", "parse_json"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
-_ESCAPES["\t"] = "\\t"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -160,17 +159,16 @@ def _utf16_key(key: str) -> bytes:
 
 
 def _string(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        esc = _ESCAPES.get(ch)
-        if esc is not None:
-            out.append(esc)
-        elif ch < " ":
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    """RFC 8785 §3.2.2.2 string escaping.
+
+    The json module's ``encode_basestring`` (what ``json.dumps(ensure_ascii=False)``
+    uses) escapes exactly what JCS requires - ``"``, ``\\``, the short forms
+    ``\\b \\f \\n \\r \\t`` and other controls below U+0020 as lower-case ``\\u00xx`` -
+    and nothing else, in C: a Python loop over the characters cost about 4 ms for a
+    32K-character body. Lone surrogates pass through here and are refused when the
+    result is encoded to UTF-8.
+    """
+    return _encode_basestring(text)
 
 
 def _number(value: float) -> str:
