@@ -125,6 +125,35 @@ def test_string_escaping_is_minimal(text: str, expected: str) -> None:
     assert canonical_json(text) == expected.encode("utf-8")
 
 
+def _reference_string(text: str) -> str:
+    """RFC 8785 §3.2.2.2 written out: the escaping canonical_json must produce."""
+    short = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n"}
+    short |= {"\r": "\\r", "\t": "\\t"}
+    out = []
+    for ch in text:
+        if ch in short:
+            out.append(short[ch])
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def test_string_escaping_of_every_code_point() -> None:
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert canonical_json(text) == _reference_string(text).encode("utf-8")
+
+
+@settings(max_examples=300)
+@given(st.text(st.characters(exclude_categories=("Cs",)), max_size=50))
+def test_string_escaping_matches_the_rfc_rules(text: str) -> None:
+    assert canonical_json(text) == _reference_string(text).encode("utf-8")
+    assert canonical_json({text: text}) == (
+        "{" + _reference_string(text) + ":" + _reference_string(text) + "}"
+    ).encode("utf-8")
+
+
 @pytest.mark.parametrize(
     "value",
     [
