@@ -68,6 +68,12 @@ class BruteForceEngine:
     def __len__(self) -> int:
         return len(self._items)
 
+    def get(self, item_id: str) -> Item:
+        try:
+            return self._items[item_id]
+        except KeyError as exc:
+            raise NotFound(f"no volume or site {item_id!r}") from exc
+
     def add(self, item: Item) -> None:
         if item.id in self._items:
             raise StateConflict(f"{item.id!r} is already stored; use update")
@@ -202,21 +208,24 @@ class ConflictIndex:
         if self._f[slot, _SITE]:
             self._sites -= 1
 
-    def _grow(self) -> None:
+    def _grow(self, nboxes: int) -> None:
         cap = len(self._alive)
         if self._n + 1 > cap:
             self._f = np.concatenate([self._f, np.zeros_like(self._f)])
             self._alive = np.concatenate([self._alive, np.zeros_like(self._alive)])
             self._templates = np.concatenate([self._templates, np.empty(cap, dtype=object)])
         bcap = len(self._box_slot)
-        if self._nbox + 2 > bcap:
-            self._boxes = np.concatenate([self._boxes, np.zeros_like(self._boxes)])
-            self._box_slot = np.concatenate([self._box_slot, np.zeros_like(self._box_slot)])
+        if self._nbox + nboxes > bcap:
+            more = max(bcap, nboxes)
+            self._boxes = np.concatenate([self._boxes, np.zeros((more, 4), dtype=np.float64)])
+            self._box_slot = np.concatenate([self._box_slot, np.zeros(more, dtype=np.intp)])
 
     def _append(self, item: Item) -> None:
-        self._grow()
-        slot = self._n
         core, fp = item_core(item), item_shape(item)
+        xyz = np.column_stack(geo.ecef(core.lon, core.lat))
+        boxes = geo.core_bboxes(core, fp.radius_m, xyz)
+        self._grow(len(boxes))
+        slot = self._n
         if isinstance(item, ProtectedSite):
             is_site, rule, party, alive = True, self.policy.site, -1, True
         else:
@@ -230,8 +239,6 @@ class ConflictIndex:
         )  # fmt: skip
         self._alive[slot] = alive
         self._sites += is_site
-        xyz = np.column_stack(geo.ecef(core.lon, core.lat))
-        boxes = geo.core_bboxes(core, fp.radius_m, xyz)
         self._multibox |= len(boxes) > 1
         for box in boxes:
             self._boxes[self._nbox] = box
