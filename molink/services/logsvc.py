@@ -9,36 +9,27 @@ complete subtrees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from molink.core.checkpoint import Checkpoint, sign_checkpoint
+from molink.core.cosignature import CosignatureVerifier
 from molink.core.merkle import (
     consistency_proof,
     inclusion_proof,
     nodes_to_store_on_append_batch,
     root,
-    root_from_leaf_hashes,
 )
 from molink.core.note import parse_signature_lines
 from molink.core.tiles import Tile, encode_entry_bundle, parse_tile_path, tile_hashes
 from molink.errors import NotFound
 from molink.services.context import NodeContext
+from molink.services.logaudit import IntegrityReport, audit_log
 from molink.services.logkeys import log_signer
 from molink.storage.logtree import DbHashReader, LogTreeRepo
 
 __all__ = ["IntegrityReport", "LogService"]
 
 MAX_INTEGRATE = 50_000
-
-
-@dataclass(frozen=True, slots=True)
-class IntegrityReport:
-    """The result of re-deriving the tree from stored entries (``molink log verify``)."""
-
-    size: int
-    ok: bool
-    problems: tuple[str, ...]
 
 
 class LogService:
@@ -118,40 +109,18 @@ class LogService:
             return consistency_proof(old, new, DbHashReader(conn))
 
     def verify_integrity(self) -> IntegrityReport:
-        """Re-hash every stored entry and compare with the stored tree and checkpoints.
+        """Re-derive the tree from the stored entries and compare (``molink log verify``).
 
-        Detects edited, deleted or reordered entry rows, and edited tree nodes.
+        Names edited, deleted and reordered rows, edited tree nodes, and checkpoints whose
+        signature, witness cosignatures or root no longer hold (see ``logaudit``).
         """
-        import hashlib
-
-        problems: list[str] = []
         with self._ctx.db.read() as conn:
-            rows = self._ctx.log.entries(conn, 0, 2**62)
-            hashes = []
-            for expected, row in enumerate(rows):
-                if row.idx != expected:
-                    problems.append(f"entry {expected} is missing (next stored is {row.idx})")
-                    break
-                digest = hashlib.sha256(b"\x00" + bytes(row.data)).digest()
-                if digest != row.leaf_hash:
-                    problems.append(
-                        f"entry {row.idx} was edited: its data no longer matches its leaf hash"
-                    )
-                hashes.append(digest)
-            latest = self._tree.latest_checkpoint(conn)
-            if latest is not None and not problems:
-                if latest.size > len(hashes):
-                    problems.append(
-                        f"checkpoint covers {latest.size} entries, {len(hashes)} are stored"
-                    )
-                elif root_from_leaf_hashes(hashes[: latest.size]) != latest.root:
-                    problems.append(
-                        f"entries do not hash to the signed root of size "
-                        f"{latest.size}: rows were edited or reordered"
-                    )
-                elif root(latest.size, DbHashReader(conn)) != latest.root:
-                    problems.append("stored tree nodes disagree with the signed root")
-        return IntegrityReport(size=len(hashes), ok=not problems, problems=tuple(problems))
+            witnesses = [
+                CosignatureVerifier.from_vkey(p.witness_vkey)
+                for p in self._ctx.peers.all(conn)
+                if p.witness_vkey
+            ]
+            return audit_log(conn, log_verifier=self._signer.verifier(), witnesses=witnesses)
 
     def status(self) -> dict[str, Any]:
         with self._ctx.db.read() as conn:

@@ -60,6 +60,16 @@ class LogTreeRepo:
         ]
 
     @staticmethod
+    def nodes_in_range(conn: Connection, level: int, start: int, end: int) -> dict[int, bytes]:
+        """Stored hashes of level ``level`` with index in ``[start, end)``, by index."""
+        rows = conn.execute(
+            select(log_nodes.c.idx, log_nodes.c.hash).where(
+                log_nodes.c.level == level, log_nodes.c.idx >= start, log_nodes.c.idx < end
+            )
+        )
+        return {int(r.idx): bytes(r.hash) for r in rows}
+
+    @staticmethod
     def put_nodes(conn: Connection, nodes: Iterable[tuple[NodeId, bytes]]) -> None:
         rows = [{"level": n.level, "idx": n.index, "hash": h} for n, h in nodes]
         if rows:
@@ -75,6 +85,11 @@ class LogTreeRepo:
         return conn.execute(
             select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)
         ).first()
+
+    @staticmethod
+    def all_checkpoints(conn: Connection) -> list[Row[Any]]:
+        """Every stored checkpoint, smallest first."""
+        return list(conn.execute(select(checkpoints).order_by(checkpoints.c.size)))
 
     @staticmethod
     def checkpoint_at(conn: Connection, size: int) -> Row[Any] | None:
@@ -99,6 +114,13 @@ class LogTreeRepo:
                 .where(cosignatures.c.size == size)
                 .order_by(cosignatures.c.witness)
             )
+        )
+
+    @staticmethod
+    def all_cosignatures(conn: Connection) -> list[Row[Any]]:
+        """Every stored cosignature line, by size then witness."""
+        return list(
+            conn.execute(select(cosignatures).order_by(cosignatures.c.size, cosignatures.c.witness))
         )
 
     @staticmethod
