@@ -212,10 +212,13 @@ def bench_jose_layers(budget_s: float) -> dict[str, tuple[Timing, Timing]]:
 
     algs = ["ECDH-ES+A256KW", "A256GCM"]
     us, ru = PartyKeys.generate("US"), PartyKeys.generate("RU")
-    sig_private = OKPKey.import_key(us.sig_private_jwk())
-    sig_public = OKPKey.import_key(us.public.sig_jwk)
-    enc_private = OKPKey.import_key(ru.enc_private_jwk())
-    enc_public = OKPKey.import_key(ru.public.enc_jwk)
+
+    def okp(jwk: dict[str, str]) -> OKPKey:
+        members: dict[str, str | list[str]] = {**jwk}
+        return OKPKey.import_key(members)
+
+    sig_private, sig_public = okp(us.sig_private_jwk()), okp(us.public.sig_jwk)
+    enc_private, enc_public = okp(ru.enc_private_jwk()), okp(ru.public.enc_jwk)
     payload = canonical_json({"body": "Ж" * SIZES["1 KiB"], "subject": "Benchmark"})
     kid, enc_kid = us.public.sig_kid, ru.public.enc_kid
     header = {"alg": "Ed25519", "kid": kid, "typ": "molink+jws"}

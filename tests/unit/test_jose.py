@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -53,6 +53,11 @@ B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 JWE_ALGS = [JWE_ALG, JWE_ENC]
 
 US, RU, UA = fixed_keys("US"), fixed_keys("RU"), fixed_keys("UA")
+
+
+def _okp_key(jwk: Mapping[str, str]) -> OKPKey:
+    members: dict[str, str | list[str]] = {**jwk}
+    return OKPKey.import_key(members)
 
 
 def _recipient(keys: PartyKeys) -> JweRecipientKey:
@@ -406,7 +411,7 @@ def test_jwe_any_changed_character_is_rejected(segment: str, position: int, char
 
 def test_interop_our_jws_verifies_with_joserfc() -> None:
     text = _sign()
-    key = OKPKey.import_key(US.public.sig_jwk)
+    key = _okp_key(US.public.sig_jwk)
     obj = rfc_jws.deserialize_compact(text, key, algorithms=[JWS_ALG])
     assert obj.payload == b'{"hello":"world"}'
     assert obj.headers()["kid"] == US.public.sig_kid
@@ -420,7 +425,7 @@ def test_interop_our_jws_verifies_with_jwcrypto() -> None:
 
 
 def test_interop_joserfc_jws_verifies_with_ours() -> None:
-    key = OKPKey.import_key(US.sig_private_jwk())
+    key = _okp_key(US.sig_private_jwk())
     header = {"alg": JWS_ALG, "kid": US.public.sig_kid}
     text = rfc_jws.serialize_compact(header, b"from joserfc", key, algorithms=[JWS_ALG])
     parsed = jws_parse(text)
@@ -441,7 +446,7 @@ def test_interop_jwcrypto_jws_verifies_with_ours() -> None:
 def test_interop_rfc8037_eddsa_jws_verifies_with_ours_and_joserfc() -> None:
     compact = RFC8037["jws"]["compact"]
     jws_parse(compact).verify(b64url_decode(RFC8037["public_jwk"]["x"]))
-    key = OKPKey.import_key(RFC8037["public_jwk"])
+    key = _okp_key(RFC8037["public_jwk"])
     # joserfc accepts the RFC's EdDSA but warns: it is deprecated by RFC 9864 (ADR 0001).
     with pytest.warns(SecurityWarning, match="RFC 9864"):
         obj = rfc_jws.deserialize_compact(compact, key, algorithms=["EdDSA"])
@@ -450,22 +455,25 @@ def test_interop_rfc8037_eddsa_jws_verifies_with_ours_and_joserfc() -> None:
 
 def test_interop_our_jwe_decrypts_with_joserfc() -> None:
     envelope = _seal(b"sealed by molink", RU, aad=b'{"route":"RU"}')
-    key = OKPKey.import_key(RU.enc_private_jwk())
-    obj = rfc_jwe.decrypt_json(envelope, key, algorithms=JWE_ALGS)
+    key = _okp_key(RU.enc_private_jwk())
+    obj = rfc_jwe.decrypt_json(cast(Any, envelope), key, algorithms=JWE_ALGS)
     assert obj.plaintext == b"sealed by molink"
     assert obj.aad == b'{"route":"RU"}'
 
 
 def test_interop_our_multi_recipient_jwe_decrypts_with_joserfc() -> None:
     envelope = _seal(b"to two parties", RU, UA)
-    keys = KeySet([OKPKey.import_key(k.enc_private_jwk()) for k in (RU, UA)])
-    assert rfc_jwe.decrypt_json(envelope, keys, algorithms=JWE_ALGS).plaintext == (
+    keys = KeySet([_okp_key(k.enc_private_jwk()) for k in (RU, UA)])
+    assert rfc_jwe.decrypt_json(cast(Any, envelope), keys, algorithms=JWE_ALGS).plaintext == (
         b"to two parties"
     )
     # A recipient holding only its own key reads its own entry.
     own = {**envelope, "recipients": envelope["recipients"][1:]}
-    key = OKPKey.import_key(UA.enc_private_jwk())
-    assert rfc_jwe.decrypt_json(own, key, algorithms=JWE_ALGS).plaintext == b"to two parties"
+    key = _okp_key(UA.enc_private_jwk())
+    assert (
+        rfc_jwe.decrypt_json(cast(Any, own), key, algorithms=JWE_ALGS).plaintext
+        == b"to two parties"
+    )
 
 
 @pytest.mark.parametrize("reader", [RU, UA])
@@ -480,7 +488,7 @@ def _joserfc_jwe(plaintext: bytes, header: dict[str, str], aad: bytes | None) ->
     obj = rfc_jwe.GeneralJSONEncryption({"enc": JWE_ENC}, plaintext, aad=aad)
     obj.add_recipient(
         {"alg": JWE_ALG, "kid": RU.public.enc_kid, **header},
-        OKPKey.import_key(RU.public.enc_jwk),
+        _okp_key(RU.public.enc_jwk),
     )
     return dict(rfc_jwe.encrypt_json(obj, None, algorithms=JWE_ALGS))
 
