@@ -122,9 +122,17 @@ class PeerLink:
             delivered += done
         return delivered
 
-    def _due(self, now_us: int) -> list[Delivery]:
+    def _due(self, now_us: int, limit: int | None = None) -> list[Delivery]:
         with self.ctx.db.read() as conn:
-            return self.ctx.messages.due(conn, self.peer.party, now_us, self.batch_size)
+            return self.ctx.messages.due(conn, self.peer.party, now_us, limit or self.batch_size)
+
+    def retry_due(self) -> bool:
+        """A backed-off retry is due now."""
+        return 0 < self.state.retry_at_us <= self.ctx.now_us()
+
+    async def has_due(self) -> bool:
+        """Whether any item for this peer is due now."""
+        return bool(await anyio.to_thread.run_sync(self._due, self.ctx.now_us(), 1))
 
     async def _send_batch(self, items: Sequence[Delivery]) -> int:
         body = canonical_json({"envelopes": [item.envelope for item in items]})
@@ -300,8 +308,15 @@ class Outbox:
             link.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(link.wake.wait(), timeout=wait)
-            if not link.wake.is_set() and await link.heartbeat():
+            if link.wake.is_set():
                 continue
+            if link.retry_due() and await link.has_due():
+                # The retry itself probes the peer, with the real batch, so that each
+                # pending item records the attempt and why it failed. A heartbeat here
+                # would push the backoff on and items queued while the peer is away
+                # would never be tried (shown "queued", no error) until it answers.
+                continue
+            await link.heartbeat()
 
 
 def _describe_rejection(result: Any) -> str:
