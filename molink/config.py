@@ -19,7 +19,12 @@ Paths in the file are relative to the file's folder. Example::
     max_skew_s = 300
     batch_size = 64
     backoff_cap_s = 30
-    heartbeat_s = 2
+    heartbeat_s = 10
+
+    [duty]
+    realert_s = 300
+    link_down_alert_s = 60
+    line_test_interval_s = 3600
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from molink.errors import ConfigError
 
-__all__ = ["ApiConfig", "DeliveryConfig", "KeysConfig", "NodeConfig"]
+__all__ = ["ApiConfig", "DeliveryConfig", "DutyConfig", "KeysConfig", "NodeConfig"]
 
 
 class _Strict(BaseModel):
@@ -59,9 +64,15 @@ class DeliveryConfig(_Strict):
     batch_size: int = Field(default=64, ge=1, le=1000)
     backoff_base_s: float = Field(default=0.25, gt=0)
     backoff_cap_s: float = Field(default=30.0, gt=0)
-    heartbeat_s: float = Field(default=2.0, gt=0)
+    heartbeat_s: float = Field(default=10.0, gt=0)
     request_timeout_s: float = Field(default=5.0, gt=0)
     checkpoint_interval_s: float = Field(default=0.5, gt=0)
+
+
+class DutyConfig(_Strict):
+    realert_s: int = Field(default=300, ge=1)
+    link_down_alert_s: int = Field(default=60, ge=1)
+    line_test_interval_s: int = Field(default=3600, ge=0)  # 0 turns the line test off
 
 
 class NodeConfig(_Strict):
@@ -71,6 +82,7 @@ class NodeConfig(_Strict):
     api: ApiConfig = ApiConfig()
     keys: KeysConfig = KeysConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    duty: DutyConfig = DutyConfig()
     home: Path = Field(default=Path("."), exclude=True)
 
     @classmethod

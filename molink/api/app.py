@@ -8,7 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from molink import __version__
-from molink.api import routes_alerts, routes_federation, routes_log, routes_messages, routes_status
+from molink.api import (
+    routes_alerts,
+    routes_channels,
+    routes_courier,
+    routes_events,
+    routes_federation,
+    routes_log,
+    routes_messages,
+    routes_status,
+)
 from molink.api.limits import BodySizeLimit
 from molink.api.problems import install_problem_handlers
 from molink.services.runtime import NodeRuntime
@@ -41,6 +50,9 @@ def create_app(runtime: NodeRuntime, *, run_workers: bool = True) -> FastAPI:
         routes_messages.router,
         routes_status.router,
         routes_alerts.router,
+        routes_channels.router,
+        routes_courier.router,
+        routes_events.router,
         routes_log.router,
         routes_federation.router,
     ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from molink.api.deps import RuntimeDep, authenticate_peer
@@ -41,3 +41,11 @@ async def envelopes(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
         raise InvalidInput(f"at most {MAX_BATCH} envelopes per batch")
     results = await run_in_threadpool(runtime.inbound.receive, batch)
     return {"results": [r.to_json() for r in results]}
+
+
+@router.post("/relay")
+async def relay(request: Request, runtime: RuntimeDep) -> Response:
+    """Forward a peer's sealed envelopes to another party (mediator nodes)."""
+    party, body = await authenticate_peer(request, runtime)
+    status, answer = await runtime.relay.forward(party, parse_json(body))
+    return Response(answer, status_code=status, media_type="application/json")

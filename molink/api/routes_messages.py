@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from molink.api.deps import OperatorDep, RuntimeDep
 from molink.core.precedence import Precedence
+from molink.errors import InvalidInput
 from molink.services.queries import iso
+from molink.services.runtime import NodeRuntime
 
 __all__ = ["router"]
 
@@ -23,7 +25,9 @@ class SendRequest(BaseModel):
     to: list[Annotated[str, Field(min_length=2, max_length=16)]] = Field(
         min_length=1, max_length=16
     )
-    precedence: str = "ROUTINE"
+    precedence: str | None = Field(
+        default=None, description="default ROUTINE, or the coded message's own precedence"
+    )
     subject: str = Field(default="", max_length=256)
     body: str = Field(default="", max_length=32768)
     lang: str = Field(default="en", min_length=2, max_length=16)
@@ -44,18 +48,34 @@ class SendResponse(BaseModel):
 
 @router.post("", status_code=201, response_model=SendResponse)
 def send_message(req: SendRequest, runtime: RuntimeDep, who: OperatorDep) -> dict[str, Any]:
-    """Sign, seal and queue a message. 201 means it is durably stored and logged."""
-    submitted = runtime.messaging.send(
-        to=req.to,
-        precedence=Precedence.parse(req.precedence),
-        subject=req.subject,
-        body=req.body,
-        lang=req.lang,
-        channel=req.channel,
-        code=req.code,
-        params=req.params,
-        operator=who.pseudonym,
-    )
+    """Sign, seal and queue a message. 201 means it is durably stored and logged.
+
+    With ``code`` (and ``params``), a pre-agreed catalogue message is sent; the channel
+    is required and every member must have agreed to the catalogue version.
+    """
+    precedence = Precedence.parse(req.precedence) if req.precedence else None
+    if req.code is not None:
+        if req.channel is None:
+            raise InvalidInput("channel: a coded message needs the channel it is agreed on")
+        submitted = runtime.catalogue.send_coded(
+            to=req.to,
+            channel=req.channel,
+            code=req.code,
+            params=req.params or {},
+            lang=req.lang,
+            precedence=precedence,
+            operator=who.pseudonym,
+        )
+    else:
+        submitted = runtime.messaging.send(
+            to=req.to,
+            precedence=precedence or Precedence.ROUTINE,
+            subject=req.subject,
+            body=req.body,
+            lang=req.lang,
+            channel=req.channel,
+            operator=who.pseudonym,
+        )
     return {
         "id": submitted.id,
         "status": "queued",
@@ -67,6 +87,14 @@ def send_message(req: SendRequest, runtime: RuntimeDep, who: OperatorDep) -> dic
     }
 
 
+def full_view(runtime: NodeRuntime, view: dict[str, Any]) -> dict[str, Any]:
+    """A message view with its renderings, translations and overdue state."""
+    view["rendered"] = runtime.catalogue.render(view.get("code"), view.get("params"))
+    view["translations"] = runtime.translations.of(view["id"])
+    view.update(runtime.queries.overdue(view, runtime.ctx.clock.now()))
+    return view
+
+
 @router.get("")
 def list_messages(
     runtime: RuntimeDep,
@@ -74,13 +102,17 @@ def list_messages(
     box: Annotated[str, Query(pattern="^(inbox|outbox)$")] = "inbox",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    order: Annotated[str, Query(pattern="^(time|precedence)$")] = "time",
 ) -> dict[str, Any]:
-    return runtime.queries.listing(box, limit, cursor)
+    """Newest first, or (``order=precedence``) unacknowledged by precedence then deadline."""
+    page = runtime.queries.listing(box, limit, cursor, order=order)
+    page["items"] = [full_view(runtime, v) for v in page["items"]]
+    return page
 
 
 @router.get("/{message_id}")
 def get_message(message_id: str, runtime: RuntimeDep, _: OperatorDep) -> dict[str, Any]:
-    return runtime.queries.get(message_id)
+    return full_view(runtime, runtime.queries.get(message_id))
 
 
 @router.get("/{message_id}/jws", response_class=PlainTextResponse)
@@ -106,5 +138,27 @@ def get_receipt(
 def acknowledge(message_id: str, runtime: RuntimeDep, who: OperatorDep) -> dict[str, Any]:
     """Acknowledge a received message as the authenticated operator."""
     done = runtime.messaging.acknowledge(message_id, operator=who.pseudonym, terminal=who.terminal)
-    view = runtime.queries.get(message_id)
+    view = full_view(runtime, runtime.queries.get(message_id))
     return {**view, "ack_id": done.ack_id}
+
+
+class TranslationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    lang: str = Field(min_length=2, max_length=16)
+    text: str = Field(min_length=1, max_length=32768)
+
+
+@router.get("/{message_id}/translations")
+def translations(message_id: str, runtime: RuntimeDep, _: OperatorDep) -> dict[str, Any]:
+    return {"items": runtime.translations.of(message_id)}
+
+
+@router.post("/{message_id}/translations", status_code=201)
+def add_translation(
+    message_id: str, req: TranslationRequest, runtime: RuntimeDep, who: OperatorDep
+) -> dict[str, Any]:
+    """Attach an unofficial translation, signed by the party; the original stays authoritative."""
+    return runtime.translations.attach(
+        message_id, lang=req.lang, text=req.text, translator=who.pseudonym
+    )

@@ -12,12 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select
 
+from molink.core.channel import OPEN_STATES
 from molink.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from molink.storage.schema import channels
 
 __all__ = ["OPEN_STATES", "direct_channel_id", "ensure_channel", "require_open"]
-
-OPEN_STATES = frozenset({"active", "restored"})
 
 
 def direct_channel_id(parties: Sequence[str]) -> str:
@@ -59,9 +58,19 @@ def ensure_channel(
 
 
 def require_open(
-    conn: Connection, channel_id: str | None, sender: str, recipients: Sequence[str], now_us: int
+    conn: Connection,
+    channel_id: str | None,
+    sender: str,
+    recipients: Sequence[str],
+    now_us: int,
+    *,
+    control: bool = False,
 ) -> Row[Any]:
-    """The channel a new message goes on; refuses non-members and closed channels."""
+    """The channel a new message goes on; refuses non-members and closed channels.
+
+    ``control`` objects (acks, channel events, translations, catalogue agreements) may
+    travel on a suspended channel: restoring it needs them.
+    """
     parties = [sender, *recipients]
     if channel_id is None:
         return ensure_channel(conn, direct_channel_id(parties), parties, now_us)
@@ -71,7 +80,7 @@ def require_open(
     outsiders = sorted(set(parties) - set(row.members))
     if outsiders:
         raise Forbidden(f"{', '.join(outsiders)} not a member of channel {channel_id!r}")
-    if row.state not in OPEN_STATES:
+    if row.state not in OPEN_STATES and not (control and row.state != "closed"):
         raise StateConflict(f"channel {channel_id!r} is {row.state}: it refuses new traffic")
     return row
 

@@ -8,12 +8,13 @@ same id with different content is a replay and is refused with evidence.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
+from molink.core.deadlines import DeadlinePolicy
 from molink.core.envelope import Opened, open_envelope
 from molink.core.receipt import make_receipt
 from molink.errors import MolinkError, ReplayDetected, UnknownPeer
@@ -21,7 +22,7 @@ from molink.services.channels import direct_channel_id, ensure_channel, get_chan
 from molink.services.context import NodeContext
 from molink.storage.db import micros
 
-__all__ = ["InboundResult", "InboundService"]
+__all__ = ["InboundHandler", "InboundResult", "InboundService"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +43,20 @@ class InboundResult:
         return out
 
 
+InboundHandler = Callable[[Connection, Opened, int], None]
+
+
 class InboundService:
+    """Stores what peers send. ``handlers`` apply type-specific effects (by object type)
+    in the same transaction: acks are built in; channel events, translations and
+    catalogue agreements are registered by their services."""
+
     def __init__(self, ctx: NodeContext) -> None:
         self._ctx = ctx
+        self._handlers: dict[str, InboundHandler] = {"ack": self._apply_ack}
+
+    def register(self, type_: str, handler: InboundHandler) -> None:
+        self._handlers[type_] = handler
 
     def receive(self, envelopes: Sequence[Mapping[str, Any]]) -> list[InboundResult]:
         ctx = self._ctx
@@ -149,6 +161,10 @@ class InboundService:
                 "body": payload.get("body"),
                 "lang": payload.get("lang"),
                 "ref": payload.get("ref"),
+                "code": payload.get("code"),
+                "params": payload.get("params"),
+                "content": _content(payload),
+                "deadline": _deadline(conn, signed),
                 "jws": signed.jws.text,
                 "jws_sha256": signed.sha256,
                 "envelope": None,
@@ -156,8 +172,9 @@ class InboundService:
                 "log_index": log_index,
             },
         )
-        if signed.type == "ack":
-            self._apply_ack(conn, opened, now_us)
+        handler = self._handlers.get(signed.type)
+        if handler is not None:
+            handler(conn, opened, now_us)
         return InboundResult(id=signed.id, status="stored", receipt=receipt)
 
     def _ensure_channel(self, conn: Connection, opened: Opened, now_us: int) -> None:
@@ -195,3 +212,37 @@ class InboundService:
                 ],
                 now_us,
             )
+
+
+_HEADER_FIELDS = frozenset(
+    {
+        "v",
+        "type",
+        "id",
+        "from",
+        "to",
+        "channel",
+        "seq",
+        "created",
+        "precedence",
+        "subject",
+        "body",
+        "lang",
+        "code",
+        "params",
+    }
+)
+
+
+def _content(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    extra = {k: v for k, v in payload.items() if k not in _HEADER_FIELDS}
+    return extra or None
+
+
+def _deadline(conn: Connection, signed: Any) -> int | None:
+    """The acknowledgement deadline of a received message (None for other types)."""
+    if signed.type != "message":
+        return None
+    row = get_channel(conn, signed.channel)
+    policy = DeadlinePolicy.default(row.ack_deadlines if row is not None else None)
+    return micros(policy.deadline(signed.created, signed.precedence))

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from molink.core.envelope import Directory, seal, sign_object
+from molink.core.deadlines import DeadlinePolicy
+from molink.core.dtg import format_dtg, format_utc
+from molink.core.envelope import Directory, Opened, seal, sign_object
 from molink.core.ids import uuid7
 from molink.core.jose import jws_parse
 from molink.core.message import ack_fields, message_fields
@@ -23,7 +26,9 @@ from molink.services.channels import require_open
 from molink.services.context import NodeContext
 from molink.storage.db import micros
 
-__all__ = ["Acknowledged", "MessagingService", "Submitted"]
+__all__ = ["CONTROL_TYPES", "Acknowledged", "MessagingService", "Submitted"]
+
+CONTROL_TYPES = frozenset({"ack", "channel.event", "translation", "catalogue.agree"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +69,13 @@ class MessagingService:
         """Sign, seal, queue and log a message. Returns once all of it is committed."""
         recipients = self._check_recipients(to)
         fields = message_fields(subject=subject, body=body, lang=lang, code=code, params=params)
-        extra = {"subject": subject, "body": body, "lang": lang}
+        extra = {
+            "subject": subject,
+            "body": body,
+            "lang": lang,
+            "code": code,
+            "params": dict(params) if code is not None and params else None,
+        }
         return self._send_signed(
             "message", recipients, precedence, channel, fields, extra, operator=operator
         )
@@ -83,7 +94,7 @@ class MessagingService:
     ) -> Submitted:
         """Send any signed object type (notifications, channel events, ...)."""
         recipients = self._check_recipients(to)
-        extra = {"subject": summary, "body": None, "lang": None}
+        extra = {"subject": summary, "body": None, "lang": None, "content": dict(fields)}
         return self._send_signed(
             type_,
             recipients,
@@ -149,7 +160,9 @@ class MessagingService:
         ctx = self._ctx
         now = ctx.clock.now()
         now_us = micros(now)
-        chan = require_open(conn, channel, ctx.party, recipients, now_us)
+        chan = require_open(
+            conn, channel, ctx.party, recipients, now_us, control=type_ in CONTROL_TYPES
+        )
         seq = ctx.messages.next_seq(conn, chan.id)
         msg_id = uuid7(now, ctx.random(10))
         jws = sign_object(
@@ -206,6 +219,9 @@ class MessagingService:
             },
         )
         ctx.messages.queue(conn, msg_id, recipients, precedence.rank, now_us)
+        if type_ == "message":
+            policy = DeadlinePolicy.default(chan.ack_deadlines)
+            ctx.messages.set_deadline(conn, msg_id, micros(policy.deadline(now, precedence)))
         return Submitted(
             id=msg_id, channel=chan.id, seq=seq, created=now_us, jws_sha256=sha, log_index=log_index
         )
@@ -222,25 +238,46 @@ class MessagingService:
                     f"message {message_id} was already acknowledged",
                     evidence={"ack_id": row.ack_id},
                 )
-            fields = ack_fields(
-                ref=message_id, ref_sha256=row.jws_sha256, operator=operator, terminal=terminal
-            )
-            submitted = self._write(
-                conn,
-                "ack",
-                [row.sender],
-                Precedence(row.precedence),
-                row.channel,
-                fields,
-                {"subject": None, "body": None, "lang": None},
-                operator,
-                message_id,
-            )
-            ctx.messages.set_inbound_ack(
-                conn, message_id, submitted.id, operator, submitted.created
-            )
-        ctx.events.publish("message.acknowledged", id=message_id, ack_id=submitted.id)
-        return Acknowledged(message_id=message_id, ack_id=submitted.id)
+            ack_id = self._ack_in(conn, row, operator=operator, terminal=terminal)
+        ctx.events.publish("message.acknowledged", id=message_id, ack_id=ack_id)
+        return Acknowledged(message_id=message_id, ack_id=ack_id)
+
+    def _ack_in(self, conn: Connection, row: Any, *, operator: str, terminal: str) -> str:
+        fields = ack_fields(
+            ref=row.id, ref_sha256=row.jws_sha256, operator=operator, terminal=terminal
+        )
+        submitted = self._write(
+            conn,
+            "ack",
+            [row.sender],
+            Precedence(row.precedence),
+            row.channel,
+            fields,
+            {"subject": None, "body": None, "lang": None},
+            operator,
+            row.id,
+        )
+        self._ctx.messages.set_inbound_ack(conn, row.id, submitted.id, operator, submitted.created)
+        return submitted.id
+
+    def send_line_test(self, party: str, *, serial: int, when: datetime) -> Submitted:
+        """The scheduled, human-readable line test; the receiving node acknowledges it."""
+        body = (
+            f"Scheduled line test number {serial} from {self._ctx.party} at "
+            f"{format_dtg(when)} ({format_utc(when)}). No action is required: this "
+            "message is acknowledged automatically by the receiving node."
+        )
+        fields = {**message_fields(subject="Line test", body=body, lang="en"), "auto_ack": True}
+        extra = {"subject": "Line test", "body": body, "lang": "en"}
+        return self._send_signed(
+            "message", [party], Precedence.ROUTINE, None, fields, extra, operator="system"
+        )
+
+    def on_message(self, conn: Connection, opened: Opened, _now_us: int) -> None:
+        """Inbound handler: a line test (``auto_ack``) is acknowledged by the node itself."""
+        if opened.signed.payload.get("auto_ack") is True:
+            row = self._ctx.messages.get(conn, opened.signed.id)
+            self._ack_in(conn, row, operator="auto", terminal="node")
 
     def directory(self) -> Directory:
         return self._ctx.directory()

@@ -12,24 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
+from sqlalchemy import Connection
 
 from molink.core.canonical import canonical_json
-from molink.core.receipt import verify_receipt
+from molink.core.receipt import Receipt, verify_receipt
 from molink.errors import MalformedData, MolinkError, PeerUnreachable
 from molink.services.context import NodeContext
 from molink.services.queries import iso
 from molink.storage.messages import Delivery
 from molink.storage.peers import Peer
-from molink.transport.base import PeerTransport
+from molink.transport.base import PeerTransport, Response
 
-__all__ = ["LinkState", "Outbox", "PeerLink"]
+__all__ = ["LinkState", "Outbox", "PeerLink", "record_receipt"]
 
 ENVELOPES_PATH = "/federation/v1/envelopes"
+RELAY_PATH = "/federation/v1/relay"
 PING_PATH = "/federation/v1/ping"
 
 
@@ -75,6 +77,8 @@ class PeerLink:
     backoff_cap_s: float = 30.0
     state: LinkState = field(init=False)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    relay_via: Callable[[], Peer | None] | None = None
+    direct_retry_at_us: int = 0
 
     def __post_init__(self) -> None:
         self.state = LinkState(party=self.peer.party)
@@ -88,7 +92,10 @@ class PeerLink:
         state = self.state
         if state.status == "down":
             self.ctx.events.publish("link.up", party=self.peer.party)
-        state.status = "up"
+        relayed = route.startswith("relay:")
+        state.status = "degraded" if relayed else "up"
+        if not relayed:
+            self.direct_retry_at_us = 0
         state.failures = 0
         state.retry_at_us = 0
         state.last_contact_us = self.ctx.now_us()
@@ -134,11 +141,41 @@ class PeerLink:
         """Whether any item for this peer is due now."""
         return bool(await anyio.to_thread.run_sync(self._due, self.ctx.now_us(), 1))
 
+    async def _post(self, envelopes: list[dict[str, Any]]) -> Response:
+        """Post directly; if the direct routes are down, relay through the mediator."""
+        now_us = self.ctx.now_us()
+        direct_error: PeerUnreachable | None = None
+        if now_us >= self.direct_retry_at_us:
+            try:
+                answer = await self.transport.request(
+                    self.peer, "POST", ENVELOPES_PATH, canonical_json({"envelopes": envelopes})
+                )
+                self.direct_retry_at_us = 0
+                return answer
+            except PeerUnreachable as exc:
+                direct_error = exc
+                self.direct_retry_at_us = now_us + int(
+                    min(self.backoff_cap_s, self.backoff_base_s * 2**self.state.failures)
+                    * 1_000_000
+                )
+        mediator = self.relay_via() if self.relay_via is not None else None
+        if mediator is None or mediator.party == self.peer.party:
+            raise direct_error or PeerUnreachable(f"{self.peer.party}: direct route backing off")
+        body = canonical_json({"to": self.peer.party, "envelopes": envelopes})
+        try:
+            answer = await self.transport.request(mediator, "POST", RELAY_PATH, body)
+        except PeerUnreachable as exc:
+            raise PeerUnreachable(
+                f"{self.peer.party} unreachable directly and via {mediator.party}: {exc.message}"
+            ) from exc
+        if answer.status != 200:
+            raise PeerUnreachable(f"relay via {mediator.party} failed: {answer.problem().message}")
+        return replace(answer, route=f"relay:{mediator.party}")
+
     async def _send_batch(self, items: Sequence[Delivery]) -> int:
-        body = canonical_json({"envelopes": [item.envelope for item in items]})
         started = asyncio.get_running_loop().time()
         try:
-            answer = await self.transport.request(self.peer, "POST", ENVELOPES_PATH, body)
+            answer = await self._post([item.envelope for item in items])
         except PeerUnreachable as exc:
             self._silent(exc.message)
             await anyio.to_thread.run_sync(self._record_failure, items, exc.message)
@@ -187,25 +224,7 @@ class PeerLink:
                 except MolinkError as exc:
                     problems.append((item, exc.message))
                     continue
-                if ctx.messages.mark_delivered(
-                    conn, item.message_id, item.recipient, receipt_text, now_us, route
-                ):
-                    ctx.log.append(
-                        conn,
-                        [
-                            {
-                                "type": "receipt.received",
-                                "id": item.message_id,
-                                "jws_sha256": item.jws_sha256,
-                                "recipient": receipt.recipient,
-                                "receipt_sha256": _sha256(receipt_text),
-                                "recipient_log_origin": receipt.log_origin,
-                                "recipient_log_index": receipt.log_index,
-                                "time": now_us // 1000,
-                            }
-                        ],
-                        now_us,
-                    )
+                if record_receipt(ctx, conn, receipt, item.jws_sha256, route, now_us):
                     delivered += 1
             for item, error in problems:
                 retry = now_us + int(self.backoff_cap_s * 1_000_000)
@@ -245,11 +264,9 @@ class Outbox:
     ) -> None:
         self._ctx = ctx
         self._transport = transport
-        self._opts = {
-            "batch_size": batch_size,
-            "backoff_base_s": backoff_base_s,
-            "backoff_cap_s": backoff_cap_s,
-        }
+        self._batch_size = batch_size
+        self._backoff_base_s = backoff_base_s
+        self._backoff_cap_s = backoff_cap_s
         self._heartbeat_s = heartbeat_s
         self.links: dict[str, PeerLink] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -260,9 +277,27 @@ class Outbox:
         for peer in peers:
             link = self.links.get(peer.party)
             if link is None:
-                self.links[peer.party] = PeerLink(self._ctx, self._transport, peer, **self._opts)  # type: ignore[arg-type]
+                self.links[peer.party] = PeerLink(
+                    self._ctx,
+                    self._transport,
+                    peer,
+                    relay_via=self.mediator,
+                    batch_size=self._batch_size,
+                    backoff_base_s=self._backoff_base_s,
+                    backoff_cap_s=self._backoff_cap_s,
+                )
             else:
                 link.peer = peer
+
+    def mediator(self) -> Peer | None:
+        """The mediator node that relays when a direct route is down (if any)."""
+        for link in self.links.values():
+            if link.peer.mediator and link.state.status != "down":
+                return link.peer
+        for link in self.links.values():
+            if link.peer.mediator:
+                return link.peer
+        return None
 
     def wake(self, party: str | None = None) -> None:
         for name, link in self.links.items():
@@ -302,7 +337,8 @@ class Outbox:
                 await link.drain()
             except MolinkError as exc:  # storage hiccup: keep the link alive
                 link.state.last_error = exc.message
-            wait = self._heartbeat_s
+            # Probe a down peer every 2 s so its return is noticed within seconds.
+            wait = self._heartbeat_s if link.state.status != "down" else min(2.0, self._heartbeat_s)
             if link.state.retry_at_us:
                 wait = max(0.05, min(wait, (link.state.retry_at_us - self._ctx.now_us()) / 1e6))
             link.wake.clear()
@@ -317,6 +353,34 @@ class Outbox:
                 # would never be tried (shown "queued", no error) until it answers.
                 continue
             await link.heartbeat()
+
+
+def record_receipt(
+    ctx: NodeContext, conn: Connection, receipt: Receipt, jws_sha256: str, route: str, now_us: int
+) -> bool:
+    """Store a verified receipt and log it; False if that delivery was already recorded."""
+    if not ctx.messages.mark_delivered(
+        conn, receipt.message_id, receipt.recipient, receipt.jws, now_us, route
+    ):
+        return False
+    ctx.log.append(
+        conn,
+        [
+            {
+                "type": "receipt.received",
+                "id": receipt.message_id,
+                "jws_sha256": jws_sha256,
+                "recipient": receipt.recipient,
+                "receipt_sha256": _sha256(receipt.jws),
+                "recipient_log_origin": receipt.log_origin,
+                "recipient_log_index": receipt.log_index,
+                "route": route,
+                "time": now_us // 1000,
+            }
+        ],
+        now_us,
+    )
+    return True
 
 
 def _describe_rejection(result: Any) -> str:

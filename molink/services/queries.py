@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from molink.core.dtg import format_dtg, format_utc
+from molink.core.dtg import format_dtg, format_utc, parse_utc
 from molink.errors import InvalidInput, NotFound
 from molink.services.context import NodeContext
 from molink.storage.db import from_micros
@@ -51,6 +52,9 @@ class MessageQueries:
             "jws_sha256": row.jws_sha256,
             "log_index": row.log_index,
             "ref": row.ref,
+            "code": row.code,
+            "params": row.params,
+            "ack_deadline": iso(row.deadline),
         }
         if row.direction == "out":
             recipients = [
@@ -103,21 +107,61 @@ class MessageQueries:
                     return str(d.receipt)
         raise NotFound(f"no receipt yet for {message_id}")
 
-    def listing(self, box: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    def listing(
+        self, box: str, limit: int, cursor: str | None, *, order: str = "time"
+    ) -> dict[str, Any]:
         if box not in ("inbox", "outbox"):
             raise InvalidInput("box must be inbox or outbox")
-        after = _decode_cursor(cursor) if cursor else None
+        direction = "in" if box == "inbox" else "out"
         with self._ctx.db.read() as conn:
-            rows = self._ctx.messages.listing(
-                conn, direction="in" if box == "inbox" else "out", limit=limit + 1, after=after
-            )
+            if order == "precedence":
+                offset = _decode_offset(cursor) if cursor else 0
+                rows = self._ctx.messages.by_precedence(
+                    conn, direction=direction, limit=limit + 1, offset=offset
+                )
+                nxt = _encode_offset(offset + limit) if len(rows) > limit else None
+            else:
+                after = _decode_cursor(cursor) if cursor else None
+                rows = self._ctx.messages.listing(
+                    conn, direction=direction, limit=limit + 1, after=after
+                )
+                last = rows[limit - 1] if len(rows) > limit else None
+                nxt = _encode_cursor(last.created, last.id) if last is not None else None
             items = [self.view(conn, r) for r in rows[:limit]]
-        nxt = (
-            _encode_cursor(rows[limit - 1].created, rows[limit - 1].id)
-            if len(rows) > limit
-            else None
-        )
         return {"items": items, "next": nxt}
+
+    @staticmethod
+    def overdue(view: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """``overdue_since`` and a plain-words ``status_text`` for operators."""
+        deadline = view.get("ack_deadline")
+        status = view["status"]
+        overdue = deadline is not None and status != "acknowledged" and parse_utc(deadline) <= now
+        since = deadline if overdue else None
+        if view["direction"] == "out" and status == "delivered":
+            text = "delivered, not acknowledged"
+        elif view["direction"] == "in" and status == "delivered":
+            text = "received, not acknowledged"
+        else:
+            text = status
+        if since is not None:
+            text += f", overdue since {format_dtg(parse_utc(since))} ({since})"
+        return {"overdue_since": since, "status_text": text}
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_offset(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        tag, value = raw.split(":", 1)
+        offset = int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput("invalid cursor") from exc
+    if tag != "o" or offset < 0:
+        raise InvalidInput("invalid cursor")
+    return offset
 
 
 def _all_or_none(values: list[str | None]) -> str | None:

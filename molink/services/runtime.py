@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -15,13 +15,19 @@ from molink.config import NodeConfig
 from molink.core.keys import PartyKeys
 from molink.errors import MolinkError
 from molink.services.alerts import AlertService
+from molink.services.catalogue import CatalogueService
 from molink.services.clock import Clock, SystemClock, system_random
 from molink.services.context import NodeContext
+from molink.services.courier import CourierService
+from molink.services.duty import DutyOptions, DutyService
 from molink.services.inbound import InboundService
+from molink.services.lifecycle import ChannelService
 from molink.services.logsvc import LogService
 from molink.services.messaging import MessagingService
 from molink.services.outbox import Outbox
 from molink.services.queries import MessageQueries
+from molink.services.relay import RelayService
+from molink.services.translation import TranslationService
 from molink.services.witnessing import WitnessService
 from molink.storage.db import Database
 from molink.storage.files import load_keys
@@ -39,11 +45,14 @@ class NodeRuntime:
     ctx: NodeContext
     transport: PeerTransport
     max_body_bytes: int = 256 * 1024
-    heartbeat_s: float = 2.0
+    heartbeat_s: float = 10.0
     backoff_cap_s: float = 30.0
     backoff_base_s: float = 0.25
     batch_size: int = 64
     checkpoint_interval_s: float = 0.5
+    duty_interval_s: float = 5.0
+    duty_options: DutyOptions = field(default_factory=DutyOptions)
+    line_tests: bool = True
     messaging: MessagingService = field(init=False)
     inbound: InboundService = field(init=False)
     queries: MessageQueries = field(init=False)
@@ -51,23 +60,40 @@ class NodeRuntime:
     alerts: AlertService = field(init=False)
     log: LogService = field(init=False)
     witness: WitnessService = field(init=False)
+    channels: ChannelService = field(init=False)
+    catalogue: CatalogueService = field(init=False)
+    translations: TranslationService = field(init=False)
+    duty: DutyService = field(init=False)
+    relay: RelayService = field(init=False)
+    courier: CourierService = field(init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self.messaging = MessagingService(self.ctx)
-        self.inbound = InboundService(self.ctx)
-        self.queries = MessageQueries(self.ctx)
-        self.alerts = AlertService(self.ctx)
-        self.log = LogService(self.ctx)
-        self.witness = WitnessService(self.ctx, self.log, self.alerts)
+        ctx = self.ctx
+        self.messaging = MessagingService(ctx)
+        self.inbound = InboundService(ctx)
+        self.queries = MessageQueries(ctx)
+        self.alerts = AlertService(ctx)
+        self.log = LogService(ctx)
+        self.witness = WitnessService(ctx, self.log, self.alerts)
         self.outbox = Outbox(
-            self.ctx,
+            ctx,
             self.transport,
             batch_size=self.batch_size,
             backoff_base_s=self.backoff_base_s,
             backoff_cap_s=self.backoff_cap_s,
             heartbeat_s=self.heartbeat_s,
         )
+        self.channels = ChannelService(ctx, self.messaging, self.alerts)
+        self.catalogue = CatalogueService(ctx, self.messaging)
+        self.translations = TranslationService(ctx, self.messaging)
+        self.duty = DutyService(ctx, self.alerts, self.messaging, self.outbox, self.duty_options)
+        self.relay = RelayService(ctx, self.transport)
+        self.courier = CourierService(ctx, self.inbound)
+        self.inbound.register("message", self.messaging.on_message)
+        self.inbound.register("channel.event", self.channels.on_event)
+        self.inbound.register("catalogue.agree", self.catalogue.on_agree)
+        self.inbound.register("translation", self.translations.on_translation)
 
     @classmethod
     def build(
@@ -93,7 +119,7 @@ class NodeRuntime:
         keys = load_keys(config.path(config.keys.file), config.passphrase())
         db = Database(config.database_url, base=config.home)
         migrate(db)
-        d = config.delivery
+        d, duty = config.delivery, config.duty
         return cls.build(
             keys=keys,
             db=db,
@@ -105,24 +131,42 @@ class NodeRuntime:
             backoff_cap_s=d.backoff_cap_s,
             backoff_base_s=d.backoff_base_s,
             batch_size=d.batch_size,
+            checkpoint_interval_s=d.checkpoint_interval_s,
+            duty_options=DutyOptions(
+                realert=timedelta(seconds=duty.realert_s),
+                link_down_alert_after=timedelta(seconds=duty.link_down_alert_s),
+                line_test_interval=timedelta(seconds=duty.line_test_interval_s),
+            ),
+            line_tests=duty.line_test_interval_s > 0,
         )
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
-        self._tasks.append(asyncio.create_task(self._log_loop(), name="log"))
+        self._tasks.append(
+            asyncio.create_task(self._every(self.checkpoint_interval_s, self.tick_log), name="log")
+        )
+        self._tasks.append(
+            asyncio.create_task(self._every(self.duty_interval_s, self.tick_duty), name="duty")
+        )
 
     async def tick_log(self) -> None:
         """Integrate new entries into a signed checkpoint and collect cosignatures."""
         await anyio.to_thread.run_sync(self.log.integrate)
         await self.witness.request_cosignatures(self.transport)
 
-    async def _log_loop(self) -> None:
+    async def tick_duty(self) -> None:
+        """Deadlines, escalation, link alerts and (when due) the line test."""
+        await anyio.to_thread.run_sync(self.duty.scan)
+        if self.line_tests:
+            await anyio.to_thread.run_sync(self.duty.line_tests)
+
+    async def _every(self, interval_s: float, work: Callable[[], Awaitable[None]]) -> None:
         while True:
             try:
-                await self.tick_log()
-            except MolinkError as exc:  # keep the loop alive; shown in status
-                self.ctx.events.publish("log.error", error=exc.message)
-            await asyncio.sleep(self.checkpoint_interval_s)
+                await work()
+            except MolinkError as exc:  # keep the worker alive; visible as an event
+                self.ctx.events.publish("worker.error", error=exc.message)
+            await asyncio.sleep(interval_s)
 
     async def stop(self) -> None:
         for task in self._tasks:

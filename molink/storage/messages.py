@@ -210,6 +210,12 @@ class MessageRepo:
         return bool(result.rowcount)
 
     @staticmethod
+    def set_deadline(conn: Connection, message_id: str, deadline_us: int) -> None:
+        conn.execute(
+            update(messages).where(messages.c.id == message_id).values(deadline=deadline_us)
+        )
+
+    @staticmethod
     def set_inbound_ack(
         conn: Connection, message_id: str, ack_id: str, operator: str, now_us: int
     ) -> None:
@@ -236,6 +242,25 @@ class MessageRepo:
                 )
             )
         query = query.order_by(messages.c.created.desc(), messages.c.id.desc()).limit(limit)
+        return list(conn.execute(query))
+
+    @staticmethod
+    def by_precedence(
+        conn: Connection, *, direction: str, limit: int, offset: int
+    ) -> list[Row[Any]]:
+        """Unacknowledged first, then by precedence and acknowledgement deadline."""
+        query = (
+            select(messages)
+            .where(messages.c.direction == direction, messages.c.type == "message")
+            .order_by(
+                messages.c.ack_id.is_not(None),
+                messages.c.prec_rank,
+                messages.c.deadline,
+                messages.c.id,
+            )
+            .limit(limit)
+            .offset(offset)
+        )
         return list(conn.execute(query))
 
     @staticmethod

@@ -71,6 +71,8 @@ channels = Table(
     Column("emergency", Boolean, nullable=False, default=False),
     Column("ack_deadlines", JSON, nullable=True),
     Column("created", Micros, nullable=False),
+    Column("votes", JSON, nullable=True),
+    Column("vote_action", String(16), nullable=True),
 )
 
 channel_seq = Table(
@@ -107,6 +109,10 @@ messages = Table(
     Column("acknowledged_at", Micros, nullable=True),
     Column("ack_id", String(36), nullable=True),
     Column("ack_operator", String(64), nullable=True),
+    Column("code", String(32), nullable=True),
+    Column("params", JSON, nullable=True),
+    Column("content", JSON, nullable=True),  # type-specific signed fields (non-message types)
+    Column("deadline", Micros, nullable=True),  # acknowledgement deadline (messages)
     Index("ix_messages_box", "direction", "type", "prec_rank", "created"),
     Index("ix_messages_seq", "sender", "channel", "seq"),
 )
@@ -218,4 +224,45 @@ tokens = Table(
     Column("created", Micros, nullable=False),
     Column("expires", Micros, nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
+)
+
+# Signed channel lifecycle events, in the order this node stored them.
+channel_events = Table(
+    "channel_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("channel", String(64), nullable=False, index=True),
+    Column("party", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("effective", Micros, nullable=False),
+    Column("state_after", String(16), nullable=False),
+    Column("message_id", String(36), nullable=True),
+    Column("created", Micros, nullable=False),
+)
+
+# Which party agreed (signed) to which catalogue version on which channel.
+catalogue_agreements = Table(
+    "catalogue_agreements",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("party", String(16), primary_key=True),
+    Column("version", String(32), primary_key=True),
+    Column("catalogue_sha256", String(64), nullable=False),
+    Column("message_id", String(36), nullable=True),
+    Column("created", Micros, nullable=False),
+)
+
+translations = Table(
+    "translations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("ref", String(36), nullable=False, index=True),
+    Column("party", String(16), nullable=False),
+    Column("lang", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("translator", String(64), nullable=False),
+    Column("machine", Boolean, nullable=False, default=False),
+    Column("jws", Text, nullable=True),
+    Column("created", Micros, nullable=False),
 )
