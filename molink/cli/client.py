@@ -41,6 +41,16 @@ class NodeClient:
             raise ConfigError(f"no token: pass --token, set MOLINK_TOKEN or create {path}") from exc
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = self._send(method, path, **kwargs)
+        if answer.headers.get("content-type", "").startswith("application/json"):
+            return answer.json()
+        return answer.text
+
+    def download(self, method: str, path: str, **kwargs: Any) -> bytes:
+        """Like :meth:`call`, but the raw body (e.g. an evidence bundle zip)."""
+        return self._send(method, path, **kwargs).content
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             answer = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -56,9 +66,7 @@ class NodeClient:
                 answer.status_code, MolinkError
             )
             raise error(f"HTTP {answer.status_code}: {detail}")
-        if answer.headers.get("content-type", "").startswith("application/json"):
-            return answer.json()
-        return answer.text
+        return answer
 
     def close(self) -> None:
         self._http.close()
