@@ -23,11 +23,12 @@ import httpx
 from rich.console import Console
 
 from molink.cli.client import NodeClient
+from molink.cli.demo_scenario import play
 from molink.config import NodeConfig
 from molink.errors import MolinkError, PeerUnreachable
 from molink.services.admin import parse_bundle, register_peer
 from molink.services.provision import create_node, node_bundle
-from molink.services.scenario import MEDIATOR, OPENING_TRAFFIC, PARTIES, install_channels
+from molink.services.scenario import MEDIATOR, PARTIES, install_channels
 from molink.storage.db import Database, micros
 from molink.storage.files import load_keys
 from molink.transport.http import pinned_context
@@ -153,37 +154,11 @@ def _log_keys(config: NodeConfig) -> dict[str, str]:
 
 def _play_scenario(directory: Path, console: Console) -> None:
     clients = {p: NodeClient(directory / p) for p in PARTIES}
-    sent: list[tuple[str, str, tuple[str, ...], bool]] = []
-    for m in OPENING_TRAFFIC:
-        answer = clients[m.sender].call(
-            "POST",
-            "/api/v1/messages",
-            json={
-                "to": list(m.to),
-                "precedence": m.precedence,
-                "subject": m.subject,
-                "body": m.body,
-                "lang": m.lang,
-                "channel": m.channel,
-            },
-        )
-        sent.append((answer["id"], m.sender, m.to, m.ack))
-        console.print(f"  {m.sender} -> {','.join(m.to)} [{m.precedence}] {m.subject}")
-    deadline = time.monotonic() + 20
-    for mid, _sender, to, ack in sent:
-        for party in to:
-            while True:
-                try:
-                    clients[party].call("GET", f"/api/v1/messages/{mid}")
-                    break
-                except MolinkError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-            if ack:
-                clients[party].call("POST", f"/api/v1/messages/{mid}/ack")
-    for client in clients.values():
-        client.close()
+    try:
+        play(clients, console)
+    finally:
+        for client in clients.values():
+            client.close()
 
 
 def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:

@@ -52,6 +52,7 @@ class CatalogueService:
                 conn=conn,
             )
             self._record(conn, channel_id, ctx.party, cat.version, cat.sha256, submitted.id)
+        ctx.wake_outbox()
         return self.status(channel_id)
 
     def on_agree(self, conn: Connection, opened: Opened, _now_us: int) -> None:

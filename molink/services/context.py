@@ -45,6 +45,10 @@ class NodeContext:
     def party(self) -> str:
         return self.keys.party
 
+    def wake_outbox(self) -> None:
+        """Tell the outbox that new items were committed."""
+        self.events.publish("outbox.wake")
+
     def now_us(self) -> int:
         return micros(self.clock.now())
 

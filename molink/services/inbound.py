@@ -73,6 +73,8 @@ class InboundService:
                 results.append(result)
                 if result.status == "stored":
                     stored.append(item)
+        if stored:
+            ctx.wake_outbox()  # handlers may have queued replies (e.g. automatic acks)
         for item in stored:
             ctx.events.publish(
                 f"{item.signed.type}.received",

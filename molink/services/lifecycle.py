@@ -79,6 +79,7 @@ class ChannelService:
                 conn=conn,
             )
             self._store(conn, after, event, micros(when), submitted.id)
+        ctx.wake_outbox()
         ctx.events.publish(
             "channel.changed", channel=channel_id, state=after.state, action=action, party=ctx.party
         )

@@ -15,9 +15,11 @@ from molink.storage.schema import channels
 
 __all__ = [
     "CHANNELS",
+    "DIALOGUE_HISTORY",
     "OPENING_TRAFFIC",
     "PARTIES",
     "ChannelDef",
+    "ChannelHistoryStep",
     "ScriptedMessage",
     "install_channels",
 ]
@@ -34,16 +36,22 @@ class ChannelDef:
     state: str
     emergency: bool = False
     mediator: str | None = None
+    ack_deadlines: dict[str, int] | None = None
 
+
+# The demo shortens the emergency line's deadlines so that overdue and escalation show
+# within minutes (the ACP 121 defaults are 10 min for FLASH).
+DEMO_EMERGENCY_DEADLINES = {"FLASH OVERRIDE": 120, "FLASH": 120, "IMMEDIATE": 300}
 
 CHANNELS = (
-    ChannelDef("us-ru-dialogue", "High-level military dialogue (US-RU)", ("RU", "US"), "restored"),
+    ChannelDef("us-ru-dialogue", "High-level military dialogue (US-RU)", ("RU", "US"), "active"),
     ChannelDef(
         "us-ru-emergency",
         "Emergency deconfliction line (US-RU)",
         ("RU", "US"),
         "active",
         emergency=True,
+        ack_deadlines=DEMO_EMERGENCY_DEADLINES,
     ),
     ChannelDef(
         "trilateral",
@@ -140,7 +148,39 @@ def install_channels(db: Database, now_us: int) -> None:
                     mediator=ch.mediator,
                     state=ch.state,
                     emergency=ch.emergency,
-                    ack_deadlines=None,
+                    ack_deadlines=ch.ack_deadlines,
                     created=now_us,
                 )
             )
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHistoryStep:
+    party: str
+    action: str
+    reason: str
+    effective: str
+
+
+# The high-level dialogue: frozen in late 2021, restored at Abu Dhabi on 2026-02-05.
+DIALOGUE_HISTORY = (
+    ChannelHistoryStep(
+        "US",
+        "suspend",
+        "High-level military dialogue frozen (late 2021); "
+        "only the emergency deconfliction line stays open.",
+        "2021-12-01T00:00:00Z",
+    ),
+    ChannelHistoryStep(
+        "US",
+        "restore",
+        "Restored as agreed at the Abu Dhabi talks (announced by EUCOM).",
+        "2026-02-05T12:00:00Z",
+    ),
+    ChannelHistoryStep(
+        "RU",
+        "restore",
+        "Восстановлен по договорённости на переговорах в Абу-Даби.",
+        "2026-02-05T12:00:00Z",
+    ),
+)

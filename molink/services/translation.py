@@ -81,6 +81,7 @@ class TranslationService:
                 conn=conn,
             )
             self._store(conn, submitted.id, ctx.party, fields, None)
+        ctx.wake_outbox()
         ctx.events.publish("translation.added", id=message_id, lang=lang)
         return {"id": submitted.id, "ref": message_id, "lang": lang}
 
