@@ -180,7 +180,14 @@ def test_errors_name_the_field(data: object, field: str) -> None:
 
 
 def test_parser_never_leaks_value_error() -> None:
-    for bad in [None, [], {"kind": None}, example("laser_use", area=None), {"kind": "laser_use"}]:
+    bad_inputs: list[object] = [
+        None,
+        [],
+        {"kind": None},
+        example("laser_use", area=None),
+        {"kind": "laser_use"},
+    ]
+    for bad in bad_inputs:
         with pytest.raises(InvalidInput):
             parse_notice(bad)
 
