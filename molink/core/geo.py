@@ -65,8 +65,10 @@ GEOD = pyproj.Geod(ellps="WGS84")
 
 
 def wrap_lon(lon: Array | float) -> Array:
-    """Wrap longitudes into [-180, 180)."""
-    return np.asarray((np.asarray(lon, dtype=np.float64) + 180.0) % 360.0 - 180.0)
+    """Wrap longitudes into [-180, 180); values already in range are returned unchanged."""
+    arr = np.asarray(lon, dtype=np.float64)
+    inside = (arr >= -180.0) & (arr < 180.0)
+    return np.asarray(np.where(inside, arr, (arr + 180.0) % 360.0 - 180.0))
 
 
 def flight_level_to_m(fl: float) -> float:

@@ -191,11 +191,13 @@ def parse_footprint(
     radius_m: object = None,
     width_m: object = None,
     path: str = "geometry",
+    props: str = "",
 ) -> Footprint:
     """Parse a GeoJSON geometry (RFC 7946 §3.1) into a footprint.
 
     A Point needs ``radius_m``; a LineString needs ``width_m``; Polygon and MultiPolygon take
-    neither. Errors name the field, e.g. ``geometry.coordinates[0][3]``.
+    neither. Errors name the field, e.g. ``geometry.coordinates[0][3]``; ``props`` prefixes
+    the names of radius and width (``properties.``).
     """
     if not isinstance(geometry, Mapping):
         raise InvalidInput(f"{path}: expected a GeoJSON geometry object")
@@ -206,15 +208,15 @@ def parse_footprint(
         raise InvalidInput(f"{cpath}: missing")
     if kind == "Point":
         if radius_m is None:
-            raise InvalidInput("radius_m: required for a Point footprint")
+            raise InvalidInput(f"{props}radius_m: required for a Point footprint")
         lon, lat = _position(coords, cpath)
-        return Disc(lon, lat, _length(radius_m, "radius_m"))
+        return Disc(lon, lat, _length(radius_m, f"{props}radius_m"))
     if kind == "LineString":
         if width_m is None:
-            raise InvalidInput("width_m: required for a LineString footprint")
+            raise InvalidInput(f"{props}width_m: required for a LineString footprint")
         line = _positions(coords, cpath, 2)
         _check_extent(line, cpath)
-        return Corridor(tuple(line), _length(width_m, "width_m"))
+        return Corridor(tuple(line), _length(width_m, f"{props}width_m"))
     if kind in ("Polygon", "MultiPolygon"):
         raw = [coords] if kind == "Polygon" else coords
         if not isinstance(raw, list | tuple) or not raw:
@@ -346,6 +348,7 @@ def parse_volume(
         feature.get("geometry"),
         radius_m=props.get("radius_m"),
         width_m=props.get("width_m"),
+        props="properties.",
     )
     return Volume.create(
         id=id,
