@@ -17,6 +17,7 @@ Every error molink raises on purpose is a ``MolinkError``. Foreign exceptions
     ├── NotFound                     (404)
     ├── NotAuthenticated             no or bad credentials (401)
     ├── Forbidden                    authenticated, but not allowed (403)
+    ├── RateLimited                  too many attempts, or locked out: retry later (429)
     ├── StateConflict                the action does not fit the current state (409)
     ├── PeerDataInvalid              the PEER's data is invalid: proof of misbehaviour
     │   ├── MalformedData            cannot be parsed at all
@@ -58,6 +59,7 @@ __all__ = [
     "PeerDataInvalid",
     "PeerUnreachable",
     "ProofInvalid",
+    "RateLimited",
     "ReplayDetected",
     "RoutingMismatch",
     "SignatureInvalid",
@@ -119,6 +121,19 @@ class NotAuthenticated(MolinkError):
 
 class Forbidden(MolinkError):
     code = "forbidden"
+
+
+class RateLimited(MolinkError):
+    """Too many attempts (per source address), or the operator is locked out.
+
+    ``retry_after_s`` says when to try again (the HTTP ``Retry-After`` header).
+    """
+
+    code = "rate-limited"
+
+    def __init__(self, message: str, *, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
 
 
 class StateConflict(MolinkError):

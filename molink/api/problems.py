@@ -20,6 +20,7 @@ _STATUS: list[tuple[type[errors.MolinkError], int]] = [
     (errors.NotFound, 404),
     (errors.NotAuthenticated, 401),
     (errors.Forbidden, 403),
+    (errors.RateLimited, 429),
     (errors.StateConflict, 409),
     (errors.UnknownPeer, 401),
     (errors.PeerDataInvalid, 400),
@@ -36,7 +37,15 @@ def status_for(exc: errors.MolinkError) -> int:
     return 500
 
 
-def problem_response(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "type": PROBLEM_BASE + code,
         "title": title,
@@ -44,7 +53,9 @@ def problem_response(status: int, code: str, title: str, detail: str, **extra: A
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         body, status_code=status, media_type="application/problem+json", headers=headers
     )
@@ -57,7 +68,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if exc.evidence and isinstance(exc, errors.PeerDataInvalid | errors.StateConflict):
             extra["evidence"] = exc.evidence
-        return problem_response(status, exc.code, type(exc).__name__, exc.message, **extra)
+        if exc.evidence and isinstance(exc, errors.Forbidden):
+            extra.update(exc.evidence)  # e.g. the missing permission (RFC 9457 §3.2)
+        headers = None
+        if isinstance(exc, errors.RateLimited):
+            headers = {"Retry-After": str(exc.retry_after_s)}
+        return problem_response(
+            status, exc.code, type(exc).__name__, exc.message, headers=headers, **extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

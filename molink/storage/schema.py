@@ -212,6 +212,7 @@ operators = Table(
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", Micros, nullable=True),
     Column("created", Micros, nullable=False),
+    Column("totp_last", BigInteger, nullable=True),  # last accepted TOTP time step (no replay)
 )
 
 tokens = Table(
@@ -224,6 +225,61 @@ tokens = Table(
     Column("created", Micros, nullable=False),
     Column("expires", Micros, nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
+    Column("kind", String(16), nullable=True),  # session | api (NULL: provisioned, = api)
+    Column("label", String(200), nullable=True),
+)
+
+# Client terminals (console browsers, CLI installs, automation clients): each holds an
+# Ed25519 key; "provisioned" terminals (e.g. "cli") have none and carry only the tokens
+# an administrator issued out of band.
+terminals = Table(
+    "terminals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("unit", String(64), nullable=False, index=True),
+    Column("public_key", LargeBinary(32), nullable=True, unique=True),
+    Column("status", String(16), nullable=False),  # pending|approved|rejected|revoked
+    Column("geofence", JSON, nullable=True),
+    Column("created", Micros, nullable=False),
+    Column("updated", Micros, nullable=False),
+    Column("decided_by", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+)
+
+unit_quotas = Table(
+    "unit_quotas",
+    metadata,
+    Column("unit", String(64), primary_key=True),  # "*" is the default for every unit
+    Column("max_terminals", Integer, nullable=False),
+)
+
+# One-time login challenges (stored so that several API workers share them).
+login_challenges = Table(
+    "login_challenges",
+    metadata,
+    Column("challenge", String(64), primary_key=True),
+    Column("terminal", String(64), nullable=False),
+    Column("expires", Micros, nullable=False, index=True),
+)
+
+# Who did what, from which terminal, when, and with what outcome (refusals included).
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("time", Micros, nullable=False, index=True),
+    Column("operator", String(64), nullable=True, index=True),
+    Column("role", String(32), nullable=True),
+    Column("terminal", String(64), nullable=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(200), nullable=True),
+    Column("outcome", String(16), nullable=False),  # ok | refused | failed
+    Column("status", Integer, nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("source", String(64), nullable=True),
+    Column("log_index", BigInteger, nullable=True),
 )
 
 # Signed channel lifecycle events, in the order this node stored them.

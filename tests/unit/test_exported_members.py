@@ -27,6 +27,7 @@ EXPORTS: dict[str, list[str]] = {
         "PeerDataInvalid",
         "PeerUnreachable",
         "ProofInvalid",
+        "RateLimited",
         "ReplayDetected",
         "RoutingMismatch",
         "SignatureInvalid",
