@@ -333,6 +333,9 @@ class Outbox:
     async def _run_link(self, link: PeerLink) -> None:
         await link.heartbeat()
         while True:
+            # Clear BEFORE draining: a wake that arrives while the drain runs (an item
+            # committed after its query) must start another drain, not be lost.
+            link.wake.clear()
             try:
                 await link.drain()
             except MolinkError as exc:  # storage hiccup: keep the link alive
@@ -341,7 +344,6 @@ class Outbox:
             wait = self._heartbeat_s if link.state.status != "down" else min(2.0, self._heartbeat_s)
             if link.state.retry_at_us:
                 wait = max(0.05, min(wait, (link.state.retry_at_us - self._ctx.now_us()) / 1e6))
-            link.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(link.wake.wait(), timeout=wait)
             if link.wake.is_set():

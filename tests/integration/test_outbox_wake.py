@@ -1,0 +1,62 @@
+"""The outbox never loses a wake-up (found by benchmarks/delivery.py).
+
+A message that commits while the link is draining (after the drain's last query
+came back empty) must go out at once, not after the next heartbeat (10 s by
+default). The in-memory network runs the real ``Outbox.run`` loop here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from molink.core.precedence import Precedence
+from molink.storage.messages import Delivery
+from tests.support.memnet import build_memnet, run
+
+
+def test_message_committed_during_a_drain_goes_out_without_waiting(tmp_path: Path) -> None:
+    net = build_memnet(tmp_path, ["US", "RU"])
+    us = net["US"].runtime
+    assert us.heartbeat_s >= 5.0  # delivery below must not be the heartbeat's doing
+    repo = us.ctx.messages
+    real_due = repo.due
+    late: dict[str, str] = {}
+
+    def send(subject: str) -> str:
+        return us.messaging.send(
+            to=["RU"], precedence=Precedence.FLASH, subject=subject, body="x", lang="en"
+        ).id
+
+    def due(conn: Any, recipient: str, now_us: int, limit: int) -> list[Delivery]:
+        items = real_due(conn, recipient, now_us, limit)
+        if not items and "first" in late and "second" not in late:
+            # The drain's final query found nothing; this commit (and its wake) lands now.
+            late["second"] = send("second")
+        return items
+
+    repo.due = due  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        async with us.ctx.events.subscribe() as events:
+            task = asyncio.create_task(us.outbox.run())
+            try:
+                late["first"] = await asyncio.to_thread(send, "first")
+                delivered: set[str] = set()
+
+                async def until_both() -> None:
+                    while {late.get("first"), late.get("second")} - delivered:
+                        event = await events.get()
+                        if event.kind == "message.delivered":
+                            delivered.add(event.data["id"])
+
+                await asyncio.wait_for(until_both(), timeout=3.0)
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    run(scenario())
+    assert "second" in late
