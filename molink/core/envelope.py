@@ -30,7 +30,6 @@ from molink.core.canonical import canonical_json, parse_json
 from molink.core.dtg import format_utc, parse_utc
 from molink.core.ids import is_uuid
 from molink.core.jose import CompactJws, JweRecipientKey, Random, jwe_open, jwe_seal, jws_parse
-from molink.core.jose import jws_sign as _jws_sign
 from molink.core.keys import PartyKeys, PartyPublicKeys, is_party_id
 from molink.core.message import check_content
 from molink.core.precedence import Precedence
@@ -57,6 +56,7 @@ __all__ = [
     "open_envelope",
     "read_routing",
     "seal",
+    "sign_and_seal",
     "sign_object",
     "verify_signed",
 ]
@@ -267,25 +267,77 @@ def sign_object(
     fields: Mapping[str, Any],
 ) -> str:
     """Build the canonical payload and sign it as the party. Returns the compact JWS."""
-    payload: dict[str, Any] = {
-        **fields,
+    return _sign(
+        keys,
+        _header(type, id, keys.party, to, channel, seq, created, precedence),
+        fields,
+    ).jws.text
+
+
+def sign_and_seal(
+    keys: PartyKeys,
+    directory: Directory,
+    *,
+    type: str,
+    id: str,
+    to: Sequence[str],
+    channel: str,
+    seq: int,
+    created: datetime,
+    precedence: Precedence,
+    fields: Mapping[str, Any],
+    random: Random = os.urandom,
+) -> tuple[SignedObject, dict[str, Any]]:
+    """:func:`sign_object` then :func:`seal`, without parsing back what was just signed.
+
+    The envelope is byte for byte what ``seal(sign_object(...), directory)`` gives with
+    the same ``random``. The returned :class:`SignedObject` carries the payload as built
+    (the mapping the JWS encodes) and ``keys.public`` as signer.
+
+    Raises:
+        InvalidInput: a field is invalid. UnknownPeer: a recipient is not pinned.
+    """
+    signed = _sign(
+        keys, _header(type, id, keys.party, to, channel, seq, created, precedence), fields
+    )
+    return signed, seal(signed, directory, random=random)
+
+
+def _header(
+    type: str,
+    id: str,
+    sender: str,
+    to: Sequence[str],
+    channel: str,
+    seq: int,
+    created: datetime,
+    precedence: Precedence,
+) -> dict[str, Any]:
+    return {
         "v": ENVELOPE_VERSION,
         "type": type,
         "id": id,
-        "from": keys.party,
+        "from": sender,
         "to": list(to),
         "channel": channel,
         "seq": seq,
         "created": format_utc(created),
         "precedence": precedence.value,
     }
+
+
+def _sign(keys: PartyKeys, header: dict[str, Any], fields: Mapping[str, Any]) -> SignedObject:
+    """Validate ``fields`` under the shared ``header`` (header wins) and sign them."""
+    payload: dict[str, Any] = {**fields, **header}
     try:
         _check_payload(payload)
     except MalformedData as exc:
         raise InvalidInput(exc.message) from exc
-    return _jws_sign(
-        canonical_json(payload), keys.sig_private, kid=keys.public.sig_kid, typ=JWS_TYP
+    public = keys.public
+    jws = CompactJws.sign(
+        canonical_json(payload), keys.sig_private, kid=public.sig_kid, typ=JWS_TYP
     )
+    return SignedObject(jws=jws, payload=payload, signer=public)
 
 
 def verify_signed(jws_text: str, directory: Directory) -> SignedObject:

@@ -15,6 +15,7 @@ near the raw primitives. Interoperability with two independent libraries
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -63,10 +64,22 @@ class CompactJws:
     payload: bytes
     signature: bytes
 
+    @classmethod
+    def sign(cls, payload: bytes, key: Ed25519PrivateKey, *, kid: str, typ: str) -> CompactJws:
+        """Sign ``payload`` with a canonical protected header (RFC 7515 §5.1).
+
+        The result is what :func:`jws_parse` would return for the serialisation, built
+        from the parts in hand instead of parsing them back.
+        """
+        header = {"alg": JWS_ALG, "kid": kid, "typ": typ}
+        signing_input = f"{_jws_header(kid, typ)}.{b64url_encode(payload)}"
+        signature = key.sign(signing_input.encode("ascii"))
+        text = f"{signing_input}.{b64url_encode(signature)}"
+        return cls(text=text, header=header, payload=payload, signature=signature)
+
     @property
     def signing_input(self) -> bytes:
-        head, body, _ = self.text.split(".")
-        return f"{head}.{body}".encode("ascii")
+        return self.text[: self.text.rindex(".")].encode("ascii")
 
     @property
     def kid(self) -> str:
@@ -94,12 +107,15 @@ class CompactJws:
         return hashlib.sha256(self.text.encode("ascii")).hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
+def _jws_header(kid: str, typ: str) -> str:
+    """The base64url protected header; a party signs with one or two (kid, typ) pairs."""
+    return b64url_encode(canonical_json({"alg": JWS_ALG, "kid": kid, "typ": typ}))
+
+
 def jws_sign(payload: bytes, key: Ed25519PrivateKey, *, kid: str, typ: str) -> str:
     """Sign ``payload`` as a compact JWS with a canonical protected header."""
-    header = b64url_encode(canonical_json({"alg": JWS_ALG, "kid": kid, "typ": typ}))
-    signing_input = f"{header}.{b64url_encode(payload)}"
-    signature = key.sign(signing_input.encode("ascii"))
-    return f"{signing_input}.{b64url_encode(signature)}"
+    return CompactJws.sign(payload, key, kid=kid, typ=typ).text
 
 
 def jws_parse(text: str, *, max_len: int = 1 << 20) -> CompactJws:

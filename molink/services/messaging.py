@@ -16,9 +16,8 @@ from sqlalchemy import Connection
 
 from molink.core.deadlines import DeadlinePolicy
 from molink.core.dtg import format_dtg, format_utc
-from molink.core.envelope import Directory, Opened, seal, sign_object
+from molink.core.envelope import Directory, Opened, sign_and_seal
 from molink.core.ids import uuid7
-from molink.core.jose import jws_parse
 from molink.core.message import ack_fields, message_fields
 from molink.core.precedence import Precedence
 from molink.errors import InvalidInput, NotFound, StateConflict
@@ -165,8 +164,9 @@ class MessagingService:
         )
         seq = ctx.messages.next_seq(conn, chan.id)
         msg_id = uuid7(now, ctx.random(10))
-        jws = sign_object(
+        signed, envelope = sign_and_seal(
             ctx.keys,
+            ctx.directory(),
             type=type_,
             id=msg_id,
             to=recipients,
@@ -175,9 +175,9 @@ class MessagingService:
             created=now,
             precedence=precedence,
             fields=fields,
+            random=ctx.random,
         )
-        sha = jws_parse(jws).sha256
-        envelope = seal(jws, ctx.directory(), random=ctx.random)
+        jws, sha = signed.jws.text, signed.sha256
         (log_index,) = ctx.log.append(
             conn,
             [

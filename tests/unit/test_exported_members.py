@@ -70,6 +70,7 @@ EXPORTS: dict[str, list[str]] = {
         "open_envelope",
         "read_routing",
         "seal",
+        "sign_and_seal",
         "sign_object",
         "verify_signed",
     ],
