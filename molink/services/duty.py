@@ -55,6 +55,7 @@ class DutyService:
         self._outbox = outbox
         self.options = options or DutyOptions()
         self._last_line_test: dict[str, datetime] = {}
+        self._started = ctx.clock.now()  # the first line test goes one interval after start
         self._serial = 0
 
     def policy(self, ack_deadlines: Any) -> DeadlinePolicy:
@@ -166,8 +167,8 @@ class DutyService:
         now = self._ctx.clock.now()
         sent = []
         for party in sorted(self._outbox.links):
-            last = self._last_line_test.get(party)
-            if last is not None and now - last < self.options.line_test_interval:
+            last = self._last_line_test.get(party, self._started)
+            if now - last < self.options.line_test_interval:
                 continue
             self._serial += 1
             submitted = self._messaging.send_line_test(party, serial=self._serial, when=now)

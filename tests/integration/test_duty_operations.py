@@ -194,6 +194,8 @@ def test_line_test_is_human_readable_and_acknowledged_automatically(tmp_path: Pa
 
     async def scenario() -> None:
         net["US"].runtime.outbox.refresh_peers()
+        assert net["US"].runtime.duty.line_tests() == []  # the first one goes after an hour
+        net.advance(3600)
         sent = net["US"].runtime.duty.line_tests()
         assert len(sent) == 1
         assert net["US"].runtime.duty.line_tests() == []  # hourly, not again now
