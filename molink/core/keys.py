@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -70,34 +70,41 @@ class PartyPublicKeys:
     """A party's public keys, as pinned by its peers.
 
     Invariant: both keys are valid 32-byte OKP keys; ``sig_kid``/``enc_kid`` are their
-    RFC 7638 thumbprints.
+    RFC 7638 thumbprints. The JWKs and thumbprints are derived once, at construction
+    (they sit on the path of every message), and take no part in equality or ``repr``.
     """
 
     party: str
     sig_public: bytes
     enc_public: bytes
+    _sig_jwk: dict[str, str] = field(init=False, repr=False, compare=False)
+    _enc_jwk: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not is_party_id(self.party):
             raise InvalidInput(f"invalid party id {self.party!r}")
         if len(self.sig_public) != 32 or len(self.enc_public) != 32:
             raise MalformedData("OKP public keys are 32 bytes")
+        sig_jwk = _okp_jwk("Ed25519", self.sig_public, "sig", "Ed25519")
+        enc_jwk = _okp_jwk("X25519", self.enc_public, "enc", "ECDH-ES+A256KW")
+        object.__setattr__(self, "_sig_jwk", sig_jwk)
+        object.__setattr__(self, "_enc_jwk", enc_jwk)
 
     @property
     def sig_jwk(self) -> dict[str, str]:
-        return _okp_jwk("Ed25519", self.sig_public, "sig", "Ed25519")
+        return dict(self._sig_jwk)
 
     @property
     def enc_jwk(self) -> dict[str, str]:
-        return _okp_jwk("X25519", self.enc_public, "enc", "ECDH-ES+A256KW")
+        return dict(self._enc_jwk)
 
     @property
     def sig_kid(self) -> str:
-        return self.sig_jwk["kid"]
+        return self._sig_jwk["kid"]
 
     @property
     def enc_kid(self) -> str:
-        return self.enc_jwk["kid"]
+        return self._enc_jwk["kid"]
 
     def jwks(self) -> dict[str, Any]:
         """The public JWKS served at ``/federation/v1/keys``."""
@@ -134,11 +141,15 @@ class PartyPublicKeys:
 
 @dataclass(frozen=True, slots=True)
 class PartyKeys:
-    """A party's private keys. Never logged, never serialised except by ``keyfile``."""
+    """A party's private keys. Never logged, never serialised except by ``keyfile``.
+
+    ``public`` is derived on first use and kept (it sits on the path of every message).
+    """
 
     party: str
     sig_private: Ed25519PrivateKey
     enc_private: X25519PrivateKey
+    _public: PartyPublicKeys | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def generate(cls, party: str) -> PartyKeys:
@@ -167,11 +178,15 @@ class PartyKeys:
 
     @property
     def public(self) -> PartyPublicKeys:
-        return PartyPublicKeys(
-            party=self.party,
-            sig_public=self.sig_private.public_key().public_bytes(_RAW, _RAW_PUB),
-            enc_public=self.enc_private.public_key().public_bytes(_RAW, _RAW_PUB),
-        )
+        public = self._public
+        if public is None:
+            public = PartyPublicKeys(
+                party=self.party,
+                sig_public=self.sig_private.public_key().public_bytes(_RAW, _RAW_PUB),
+                enc_public=self.enc_private.public_key().public_bytes(_RAW, _RAW_PUB),
+            )
+            object.__setattr__(self, "_public", public)
+        return public
 
     def sign(self, data: bytes) -> bytes:
         """Raw Ed25519 signature (RFC 8032) over ``data``."""
