@@ -90,19 +90,24 @@ class MessagingService:
         summary: str = "",
         operator: str = "system",
         conn: Connection | None = None,
+        ref: str | None = None,
     ) -> Submitted:
         """Send any signed object type (notifications, channel events, ...)."""
         recipients = self._check_recipients(to)
-        extra = {"subject": summary, "body": None, "lang": None, "content": dict(fields)}
+        body = dict(fields)
+        if ref is not None:
+            body["ref"] = ref
+        extra = {"subject": summary, "body": None, "lang": None, "content": body}
         return self._send_signed(
             type_,
             recipients,
             precedence,
             channel,
-            dict(fields),
+            body,
             extra,
             operator=operator,
             conn=conn,
+            ref=ref,
         )
 
     def _check_recipients(self, to: Sequence[str]) -> list[str]:

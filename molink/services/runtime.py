@@ -21,6 +21,8 @@ from molink.services.context import NodeContext
 from molink.services.courier import CourierService
 from molink.services.duty import DutyOptions, DutyService
 from molink.services.inbound import InboundService
+from molink.services.incidents import IncidentService
+from molink.services.ledger import LedgerService
 from molink.services.lifecycle import ChannelService
 from molink.services.logsvc import LogService
 from molink.services.messaging import MessagingService
@@ -66,6 +68,8 @@ class NodeRuntime:
     duty: DutyService = field(init=False)
     relay: RelayService = field(init=False)
     courier: CourierService = field(init=False)
+    incidents: IncidentService = field(init=False)
+    ledger: LedgerService = field(init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +94,8 @@ class NodeRuntime:
         self.duty = DutyService(ctx, self.alerts, self.messaging, self.outbox, self.duty_options)
         self.relay = RelayService(ctx, self.transport)
         self.courier = CourierService(ctx, self.inbound)
+        self.incidents = IncidentService(ctx, self.messaging, self.alerts)
+        self.ledger = LedgerService(ctx, self.messaging)
         self.inbound.register("message", self.messaging.on_message)
         self.inbound.register("channel.event", self.channels.on_event)
         self.inbound.register("catalogue.agree", self.catalogue.on_agree)
@@ -157,6 +163,7 @@ class NodeRuntime:
     async def tick_duty(self) -> None:
         """Deadlines, escalation, link alerts and (when due) the line test."""
         await anyio.to_thread.run_sync(self.duty.scan)
+        await anyio.to_thread.run_sync(self.incidents.scan_rfe_deadlines, self.ctx.clock.now())
         if self.line_tests:
             await anyio.to_thread.run_sync(self.duty.line_tests)
 

@@ -322,3 +322,17 @@ translations = Table(
     Column("jws", Text, nullable=True),
     Column("created", Micros, nullable=False),
 )
+
+# Evidence files, encrypted at rest (AES-256-GCM); their SHA-256 is logged.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("nonce", LargeBinary(12), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("incident", String(36), nullable=True, index=True),
+    Column("created", Micros, nullable=False),
+)
