@@ -29,36 +29,49 @@ __all__ = ["Boundaries", "load_boundaries", "parse_boundaries"]
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Boundaries:
-    """Country polygons keyed by ISO 3166-1 alpha-2 code, with a point index over their parts."""
+    """Country polygons keyed by ISO 3166-1 alpha-2 code (``codes`` is sorted).
+
+    Each polygon is prepared (GEOS builds its point-in-polygon index once) and carries its
+    bounding box, so a batch of points costs one box test per country plus exact tests for
+    the points inside each box.
+    """
 
     names: Mapping[str, str]
     shapes: Mapping[str, shapely.MultiPolygon]
-    _tree: shapely.STRtree
-    _part_code: NDArray[np.int64]
-    _codes: tuple[str, ...]
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        return self._codes
+    codes: tuple[str, ...]
+    _boxes: NDArray[np.float64]
 
     def geojson(self, code: str) -> dict[str, Any]:
         """The country's GeoJSON geometry."""
         return dict(shapely.geometry.mapping(self.shapes[code]))
 
     def hits(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
-        """(point index, country index into ``codes``) pairs of every point inside a country.
-
-        Sorted by point, then country; a point on a shared border is in both.
-        """
-        pts = shapely.points(geo.wrap_lon(lon), np.asarray(lat, dtype=np.float64))
-        pairs = self._tree.query(pts, predicate="intersects")
-        out = np.stack([pairs[0], self._part_code[pairs[1]]], axis=1)
-        out = np.unique(out, axis=0) if len(out) else out.reshape(0, 2)
-        return np.asarray(out, dtype=np.int64)
+        """(point index, country index into ``codes``) pairs of every point inside a country
+        (the boundary counts), sorted by point then country."""
+        x = geo.wrap_lon(lon)
+        y = np.asarray(lat, dtype=np.float64)
+        pts: list[NDArray[np.int64]] = []
+        owner: list[NDArray[np.int64]] = []
+        for k, code in enumerate(self.codes):
+            w, s, e, n = self._boxes[k]
+            cand = np.flatnonzero((x >= w) & (x <= e) & (y >= s) & (y <= n))
+            if len(cand):
+                inside = cand[shapely.intersects_xy(self.shapes[code], x[cand], y[cand])]
+                pts.append(inside)
+                owner.append(np.full(len(inside), k, dtype=np.int64))
+        if not pts:
+            return np.zeros((0, 2), dtype=np.int64)
+        out = np.stack([np.concatenate(pts), np.concatenate(owner)], axis=1)
+        return np.asarray(out[np.lexsort((out[:, 1], out[:, 0]))], dtype=np.int64)
 
     def locate(self, lon: float, lat: float) -> list[str]:
         """Codes of the countries containing one point, sorted."""
-        return [self._codes[c] for _, c in self.hits(np.array([lon]), np.array([lat]))]
+        x = float(geo.wrap_lon(lon))
+        return [
+            code
+            for code, (w, s, e, n) in zip(self.codes, self._boxes.tolist(), strict=True)
+            if w <= x <= e and s <= lat <= n and shapely.intersects_xy(self.shapes[code], x, lat)
+        ]
 
 
 def parse_boundaries(doc: object) -> Boundaries:
@@ -80,13 +93,10 @@ def parse_boundaries(doc: object) -> Boundaries:
         names[code] = str(feat["properties"].get("name", code))
         shapes[code] = shp
     codes = tuple(sorted(shapes))
-    parts, owner = [], []
-    for k, code in enumerate(codes):
-        for part in shapes[code].geoms:
-            parts.append(part)
-            owner.append(k)
-    tree = shapely.STRtree(np.asarray(parts, dtype=object))
-    return Boundaries(names, shapes, tree, np.asarray(owner, dtype=np.int64), codes)
+    for shp in shapes.values():
+        shapely.prepare(shp)
+    boxes = np.asarray([shapes[c].bounds for c in codes], dtype=np.float64).reshape(-1, 4)
+    return Boundaries(names, shapes, codes, boxes)
 
 
 def load_boundaries() -> Boundaries:

@@ -49,9 +49,13 @@ __all__ = [
 Slots = NDArray[np.intp]
 Floats = NDArray[np.float64]
 
-# columns of the per-slot float matrix (times are exact in float64 below 2**53)
-_PARTY, _LO, _UP, _START, _END, _H, _V, _PAD, _RADIUS, _SITE, _POINT, _LON, _LAT = range(13)
-_NCOL = 13
+# Columns of the per-slot float matrix (times are exact in float64 below 2**53). The first
+# five are laid out so that, under a uniform rule, one comparison against a row decides
+# altitude, time and liveness: lower < q.upper + v, start < q.end + 2 pad,
+# -(upper + v) < -q.lower, -(end + pad) < -(q.start - pad), dead < 0.5.
+_LO, _START, _NUPV, _NENDP, _DEAD, _PARTY, _UP, _END = range(8)
+_H, _V, _PAD, _RADIUS, _SITE, _POINT, _LON, _LAT = range(8, 16)
+_NCOL = 16
 
 
 class BruteForceEngine:
@@ -205,6 +209,7 @@ class ConflictIndex:
         if slot is None:
             raise NotFound(f"no volume or site {item_id!r}")
         self._alive[slot] = False
+        self._f[slot, _DEAD] = 1.0
         if self._f[slot, _SITE]:
             self._sites -= 1
 
@@ -233,8 +238,10 @@ class ConflictIndex:
             party = self._parties.setdefault(item.party, len(self._parties))
         lo, up = item_band(item)
         start, end = item_window(item)
+        d = self.policy.default
         self._f[slot] = (
-            party, lo, up, start, end, rule.horizontal_m, rule.vertical_m, rule.time_pad_s,
+            lo, start, -(up + d.vertical_m), -(end + d.time_pad_s), not alive, party, up, end,
+            rule.horizontal_m, rule.vertical_m, rule.time_pad_s,
             fp.radius_m, is_site, core.dim == 0, core.lon[0], core.lat[0],
         )  # fmt: skip
         self._alive[slot] = alive
@@ -284,12 +291,27 @@ class ConflictIndex:
 
         Returns the survivors with their pair rule's horizontal separation and the rows.
         """
-        qr = self.policy.rule_for_kind(q.kind)
         m = self._f[slots]
+        party = self._parties.get(q.party, -2)
+        if not self.policy.per_kind and not self._sites:
+            d = self.policy.default
+            row = (
+                q.upper_m + d.vertical_m,
+                q.end + 2 * d.time_pad_s,
+                -q.lower_m,
+                -(q.start - d.time_pad_s),
+                0.5,
+            )
+            keep = (m[:, :5] < row).all(axis=1) & (m[:, _PARTY] != party)
+            own = self._slot_of.get(q.id)
+            if own is not None:
+                keep &= slots != own
+            return slots[keep], np.full(int(keep.sum()), d.horizontal_m), m[keep]
+        qr = self.policy.rule_for_kind(q.kind)
         h = np.maximum(m[:, _H], qr.horizontal_m)
         v = np.maximum(m[:, _V], qr.vertical_m)
         pad = np.maximum(m[:, _PAD], qr.time_pad_s)
-        keep = self._alive[slots] & (m[:, _PARTY] != self._parties.get(q.party, -2))
+        keep = self._alive[slots] & (m[:, _PARTY] != party)
         if self._sites:
             site, sr = m[:, _SITE] > 0, self.policy.site
             h = np.where(site, sr.horizontal_m, h)
@@ -383,9 +405,10 @@ class ConflictIndex:
         out: list[tuple[int, float]] = []
         for k, slot in enumerate(slots.tolist()):
             if rho[k] > 300_000.0 or abs(dist[k] - thr[k]) <= margin[k]:
-                core_d = geo.core_distance(qcore, self._cores[slot])
-                if core_d <= thr[k]:
-                    out.append((slot, max(0.0, core_d - rq - m[k, _RADIUS])))
+                # the same arithmetic as separation.footprint_distance, so ties agree
+                sep = max(0.0, geo.core_distance(qcore, self._cores[slot]) - rq - m[k, _RADIUS])
+                if sep <= h[k]:
+                    out.append((slot, sep))
             elif dist[k] < thr[k]:
                 out.append((slot, max(0.0, float(dist[k]) - rq - m[k, _RADIUS])))
         return out

@@ -209,6 +209,11 @@ class IntrusionDetector:
             [-1 if x.party is None else self._party_codes[x.party] for x in t], dtype=np.int64
         )
         self._cores = [None if isinstance(x.shape, Disc) else x.shape.core() for x in t]
+        # per target (lower, upper, start, end, party, radius) as Python scalars
+        self._scalar = [
+            (x.lower, x.upper, x.start, x.end, int(pc), x.shape.radius_m)
+            for x, pc in zip(t, self._party.tolist(), strict=True)
+        ]
 
     def _build_grid(self) -> None:
         c, nj = self._cell, self._nj
@@ -240,6 +245,7 @@ class IntrusionDetector:
         self._cell_keys, first = np.unique(key, return_index=True)
         self._cell_off = np.append(first, len(key)).astype(np.int64)
         self._cell_targets = own
+        self._cell_row = {int(k): r for r, k in enumerate(self._cell_keys.tolist())}
         self._big = np.asarray(big, dtype=np.int64)
 
     def _candidates(self, lon: F8, lat: F8) -> tuple[I8, I8]:
@@ -390,19 +396,48 @@ class IntrusionDetector:
     def check_point(
         self, point: TrackPoint, *, party: str, prev: TrackPoint | None = None
     ) -> list[Intrusion]:
-        """Intrusions of one point; ``prev`` is the track's previous point, if known."""
-        res = self.check_batch(
-            np.array([point.track_id]),
-            np.array([point.time]),
-            np.array([point.lat]),
-            np.array([point.lon]),
-            np.array([point.alt_m]),
-            party=party,
+        """Intrusions of one point; ``prev`` is the track's previous point, if known.
+
+        Same rule as ``check_batch`` (tests hold them equal), on scalars: one grid-cell
+        lookup, then a geodesic inverse per candidate.
+        """
+        lon = float(geo.wrap_lon(point.lon))
+        c = self._cell
+        i = min(max(int((point.lat + 90.0) // c), 0), round(180.0 / c) - 1)
+        j = min(max(int((lon + 180.0) // c), 0), self._nj - 1)
+        row = self._cell_row.get(i * self._nj + j)
+        cand = (
+            []
+            if row is None
+            else self._cell_targets[self._cell_off[row] : self._cell_off[row + 1]].tolist()
         )
-        return [
-            Intrusion(IntrusionKind(int(k)), self.target_name(int(k), int(t)), point, prev)
-            for k, t in zip(res.kind.tolist(), res.target.tolist(), strict=True)
-        ]
+        own = self._party_codes.get(party, -2)
+        found: list[tuple[int, int, str]] = []
+        for k in [*cand, *self._big.tolist()]:
+            tgt, lim = self.targets[k], self._scalar[k]
+            if not (lim[0] <= point.alt_m <= lim[1] and lim[2] <= point.time < lim[3]):
+                continue
+            if tgt.kind is IntrusionKind.VOLUME and lim[4] == own:
+                continue
+            shape = tgt.shape
+            if isinstance(shape, Disc):
+                inside = float(geo.GEOD.inv(lon, point.lat, shape.lon, shape.lat)[2]) <= lim[5]
+            else:
+                inside = bool(self._inside_core(k, np.array([lon]), np.array([point.lat]))[0])
+            if inside:
+                found.append((int(tgt.kind), k, tgt.id))
+        if self.boundaries is not None:
+            codes = self.boundaries.codes
+            here = self.boundaries.locate(lon, point.lat)
+            home = set(self._territories.get(party, (party,)))
+            if not home.intersection(here):
+                found += [
+                    (int(IntrusionKind.BOUNDARY), codes.index(cc), cc)
+                    for cc in here
+                    if self._watched[codes.index(cc)]
+                ]
+        found.sort()
+        return [Intrusion(IntrusionKind(kd), name, point, prev) for kd, _, name in found]
 
     def target_name(self, kind: int, target: int) -> str:
         """The site id, volume id or country code that ``BatchIntrusions.target`` points at."""

@@ -368,7 +368,8 @@ def _densify(points: Sequence[Position], step_m: float = 5000.0) -> list[Positio
     out: list[Position] = [points[0]]
     for (x1, y1), (x2, y2) in itertools.pairwise(points):
         n = int(float(geo.GEOD.inv(x1, y1, x2, y2)[2]) // step_m)
-        out.extend((float(x), float(y)) for x, y in geo.GEOD.npts(x1, y1, x2, y2, n))
+        if n > 0:
+            out.extend((float(x), float(y)) for x, y in geo.GEOD.npts(x1, y1, x2, y2, n))
         out.append((x2, y2))
     return out
 
@@ -389,7 +390,7 @@ def _plane(fp: Footprint, lon0: float, lat0: float, grow_m: float) -> shapely.Ge
     polys = [
         shapely.polygons(
             proj(_densify([*poly[0], poly[0][0]])),
-            holes=[proj(_densify([*h, h[0]])) for h in poly[1:]],
+            holes=[proj(_densify([*h, h[0]])) for h in poly[1:]] or None,
         )
         for poly in fp.polygons
     ]

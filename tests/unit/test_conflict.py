@@ -260,3 +260,27 @@ def test_footprint_distance_is_exact_for_discs() -> None:
     b = disc_at(30.0, 50.0, 45.0, 30_000.0, 5_000.0)
     d = separation.footprint_distance(vol("a", "US", A), vol("b", "RU", b))
     assert d == pytest.approx(15_000.0, abs=1e-6)
+
+
+def test_regression_tie_at_threshold_uses_same_arithmetic_as_reference() -> None:
+    """h == exact distance: the index once compared core distance with h + r1 + r2 while the
+    reference compared core distance - r1 - r2 with h; rounding split the tie."""
+    a = Corridor(((30.0, 50.00000000000001), (30.0, 50.00899044894598)), width_m=200.04836567186067)
+    b = Area(
+        (
+            (
+                (
+                    (30.0, 50.17791838165602),
+                    (30.00483495690027, 50.17789118516858),
+                    (30.009668424595727, 50.17780960408243),
+                ),
+            ),
+        )
+    )
+    va, vb = vol("a", "US", a, lo=0, up=100), vol("b", "RU", b, lo=0, up=100)
+    d = separation.footprint_distance(va, vb)
+    policy = SeparationPolicy(default=SeparationRule(d, 300.0, 900))
+    idx, ref = ConflictIndex(policy=policy), BruteForceEngine(policy=policy)
+    idx.add(va)
+    ref.add(va)
+    assert idx.conflicting_ids(vb) == ref.conflicting_ids(vb) == ["a"]

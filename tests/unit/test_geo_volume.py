@@ -266,3 +266,12 @@ def test_parse_volume_names_properties_for_radius() -> None:
         parse_volume, feature({"type": "Point", "coordinates": [30, 50]}), id="x", party="U"
     )
     assert msg == "properties.radius_m: required for a Point footprint"
+
+
+def test_overlap_geometry_of_small_and_large_polygons() -> None:
+    tiny = Area(((((30.0, 50.0), (30.01, 50.0), (30.01, 50.01)),),))
+    big = Area(((((29.5, 49.5), (30.5, 49.5), (30.5, 50.5), (29.5, 50.5)),),))
+    corridor = Corridor(((29.0, 50.0), (31.0, 50.0)), 2000.0)
+    for a, b in ((tiny, big), (big, corridor), (corridor, tiny)):
+        geom = overlap_geojson(a, b, 5000.0)
+        assert geom["type"] == "Polygon"

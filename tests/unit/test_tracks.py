@@ -190,3 +190,47 @@ def test_batch_equals_direct_geodesic_rule(seed: int, antimeridian: bool) -> Non
     )
     want = np.argwhere(d.reshape(400, 60) <= zr)
     assert np.array_equal(np.stack([got.point, got.target], axis=1), want)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_single_point_api_equals_batch(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sites = [
+        site(f"s{k}", Disc(float(rng.uniform(22, 26)), float(rng.uniform(50, 53)), 20_000.0))
+        for k in range(8)
+    ]
+    sites.append(
+        site("poly", Area(((((23.0, 51.0), (24.5, 51.0), (24.0, 52.0)),),)), ceiling_m=5000.0)
+    )
+    vols = [
+        Volume(
+            id=f"v{k}",
+            party=str(rng.choice(["US", "RU"])),
+            footprint=Corridor(((22.0, 50.0 + k), (26.0, 51.0 + k)), width_m=30_000.0),
+            lower_m=0,
+            upper_m=6000,
+            start=T0,
+            end=T0 + 600,
+        )
+        for k in range(3)
+    ]
+    det = IntrusionDetector(
+        sites=sites, volumes=vols, boundaries=load_boundaries(), watched=["PL", "BY", "UA"]
+    )
+    n = 60
+    lon, lat = rng.uniform(21.5, 26.5, n), rng.uniform(49.5, 53.5, n)
+    alt, t = rng.uniform(0, 8000, n), T0 + rng.integers(-100, 700, n)
+    batch = det.check_batch(np.arange(n), t, lat, lon, alt, party="RU")
+    want = sorted(
+        (int(p), int(k), det.target_name(int(k), int(g)))
+        for p, k, g in zip(batch.point, batch.kind, batch.target, strict=True)
+    )
+    got = sorted(
+        (p, int(i.kind), i.target)
+        for p in range(n)
+        for i in det.check_point(
+            TrackPoint(p, int(t[p]), float(lat[p]), float(lon[p]), float(alt[p])), party="RU"
+        )
+    )
+    assert got == want
