@@ -65,6 +65,7 @@ ENVELOPE_VERSION = 1
 JWS_TYP = "molink+jws"
 ROUTED_FIELDS = ("id", "from", "to", "channel", "precedence", "type")
 _MAX_CHANNEL = 64
+_PRECEDENCES = frozenset(p.value for p in Precedence)
 
 
 class Directory:
@@ -143,15 +144,7 @@ class Routing:
     def from_json(cls, data: Any) -> Routing:
         if not isinstance(data, dict) or set(data) != set(ROUTED_FIELDS):
             raise MalformedData(f"routing header must have exactly {list(ROUTED_FIELDS)}")
-        header = _check_header_fields(data)
-        return cls(
-            id=header["id"],
-            sender=header["from"],
-            to=tuple(header["to"]),
-            channel=header["channel"],
-            precedence=Precedence(header["precedence"]),
-            type=header["type"],
-        )
+        return _routing_of(_check_header_fields(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +195,18 @@ class SignedObject:
         return Routing.from_json({name: self.payload[name] for name in ROUTED_FIELDS})
 
 
+def _routing_of(header: Mapping[str, Any]) -> Routing:
+    """The routing fields of ``header``, which ``_check_header_fields`` has accepted."""
+    return Routing(
+        id=header["id"],
+        sender=header["from"],
+        to=tuple(header["to"]),
+        channel=header["channel"],
+        precedence=Precedence(header["precedence"]),
+        type=header["type"],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Opened:
     """The result of opening an envelope: routing header and the verified object."""
@@ -219,7 +224,7 @@ def _check_header_fields(data: Mapping[str, Any]) -> Mapping[str, Any]:
         "channel": isinstance(data.get("channel"), str)
         and 0 < len(data["channel"]) <= _MAX_CHANNEL,
         "precedence": isinstance(data.get("precedence"), str)
-        and data["precedence"] in {p.value for p in Precedence},
+        and data["precedence"] in _PRECEDENCES,
         "type": isinstance(data.get("type"), str) and 0 < len(data["type"]) <= 32,
     }
     for name, ok in checks.items():
@@ -420,12 +425,13 @@ def open_envelope(
     except UnicodeDecodeError as exc:
         raise MalformedData("decrypted content is not a compact JWS") from exc
     signed = verify_signed(jws_text, directory)
-    if signed.routing() != routing:
+    signed_routing = _routing_of(signed.payload)  # verify_signed checked the payload
+    if signed_routing != routing:
         raise RoutingMismatch(
             "routing header disagrees with the signed content",
             evidence={
                 "routing": routing.to_json(),
-                "signed": signed.routing().to_json(),
+                "signed": signed_routing.to_json(),
                 "jws": signed.jws.text,
             },
         )
