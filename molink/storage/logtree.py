@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, Row, Select, and_, bindparam, delete, func, insert, or_, select
 
 from molink.core.merkle import NodeId
 from molink.errors import NotFound
@@ -15,7 +16,13 @@ __all__ = ["DbHashReader", "LogTreeRepo"]
 
 
 class DbHashReader:
-    """``merkle.HashReader`` over the ``log_nodes`` table, inside one connection."""
+    """``merkle.HashReader`` over the ``log_nodes`` table, inside one connection.
+
+    Each call is ONE query: the wanted nodes, grouped into runs of consecutive indexes
+    per level, each run a primary-key range. Statements are built once per shape (the
+    sequence of run lengths being 1 or more) and cached: building and compiling an
+    ad-hoc ``IN`` query cost about 1 ms per proof, ten times the SQLite lookup itself.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -23,21 +30,45 @@ class DbHashReader:
     def get_hashes(self, ids: Sequence[NodeId]) -> Sequence[bytes]:
         if not ids:
             return []
-        by_level: dict[int, list[int]] = {}
-        for node in ids:
-            by_level.setdefault(node.level, []).append(node.index)
-        clauses = [
-            and_(log_nodes.c.level == level, log_nodes.c.idx.in_(idxs))
-            for level, idxs in by_level.items()
-        ]
-        found = {
-            (r.level, r.idx): r.hash
-            for r in self._conn.execute(select(log_nodes).where(or_(*clauses)))
-        }
+        runs = _runs(ids)
+        params: dict[str, int] = {}
+        for k, (level, first, last) in enumerate(runs):
+            params[f"l{k}"] = level
+            params[f"a{k}"] = first
+            if last != first:
+                params[f"b{k}"] = last
+        query = _nodes_query(tuple(first != last for _, first, last in runs))
+        found = {(r.level, r.idx): r.hash for r in self._conn.execute(query, params)}
         try:
             return [found[(n.level, n.index)] for n in ids]
         except KeyError as exc:
             raise NotFound(f"log node {exc.args[0]} is not stored") from exc
+
+
+def _runs(ids: Sequence[NodeId]) -> list[tuple[int, int, int]]:
+    """Distinct nodes as (level, first index, last index) runs of consecutive indexes."""
+    out: list[tuple[int, int, int]] = []
+    for level, index in sorted(set(ids)):
+        if out and out[-1][0] == level and out[-1][2] + 1 == index:
+            out[-1] = (level, out[-1][1], index)
+        else:
+            out.append((level, index, index))
+    return out
+
+
+@lru_cache(maxsize=512)
+def _nodes_query(shape: tuple[bool, ...]) -> Select[Any]:
+    """One OR term per run: ``level = :l AND idx = :a`` or ``idx BETWEEN :a AND :b``."""
+    terms = []
+    for k, is_range in enumerate(shape):
+        level = log_nodes.c.level == bindparam(f"l{k}")
+        if is_range:
+            terms.append(
+                and_(level, log_nodes.c.idx.between(bindparam(f"a{k}"), bindparam(f"b{k}")))
+            )
+        else:
+            terms.append(and_(level, log_nodes.c.idx == bindparam(f"a{k}")))
+    return select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(or_(*terms))
 
 
 class LogTreeRepo:
