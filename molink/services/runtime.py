@@ -121,7 +121,7 @@ class NodeRuntime:
         return cls(ctx=ctx, transport=transport_factory(keys, clock.now), **options)
 
     @classmethod
-    def from_config(cls, config: NodeConfig) -> NodeRuntime:
+    def from_config(cls, config: NodeConfig, *, clock: Clock | None = None) -> NodeRuntime:
         keys = load_keys(config.path(config.keys.file), config.passphrase())
         db = Database(config.database_url, base=config.home)
         migrate(db)
@@ -131,6 +131,7 @@ class NodeRuntime:
             db=db,
             log_origin=config.log_origin,
             transport_factory=lambda k, now: HttpTransport(k, now, timeout=d.request_timeout_s),
+            clock=clock,
             max_skew=timedelta(seconds=d.max_skew_s),
             max_body_bytes=config.api.max_body_bytes,
             heartbeat_s=d.heartbeat_s,
