@@ -64,7 +64,7 @@ def _fails(files: dict[str, bytes]) -> list[tuple[str, str, str]]:
 
 @pytest.fixture(scope="module")
 def exported(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, molink_db: str
 ) -> tuple[MemNet, list[str], dict[str, bytes]]:
     net, ids = _scenario(tmp_path_factory.mktemp("evidence"))
     return net, ids, _export(net, "US")

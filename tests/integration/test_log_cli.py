@@ -21,7 +21,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundle(tmp_path_factory: pytest.TempPathFactory, molink_db: str) -> Path:
     tmp = tmp_path_factory.mktemp("cli")
     net = build_memnet(tmp, ["US", "RU"])
 

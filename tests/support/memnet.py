@@ -20,6 +20,7 @@ from molink.storage.db import Database, micros
 from molink.storage.migrate import migrate
 from molink.storage.peers import Peer
 from molink.transport.memory import MemoryNetwork
+from tests.support import dbmatrix
 
 START = datetime(2026, 2, 5, 10, 0, tzinfo=UTC)
 _CERT = "-----BEGIN CERTIFICATE-----\nmemory\n-----END CERTIFICATE-----\n"
@@ -89,9 +90,7 @@ def build_memnet(
     net = MemNet(clock=clock, network=network)
     keys = {p: PartyKeys.generate(p) for p in parties}
     for party in parties:
-        url = (db_urls or {}).get(party, f"sqlite:///{tmp / (party + '.db')}")
-        db = Database(url)
-        migrate(db)
+        db = _node_database(tmp, party, db_urls)
         runtime = NodeRuntime.build(
             keys=keys[party],
             db=db,
@@ -126,6 +125,17 @@ def build_memnet(
         network.attach(party, app)
         net.nodes[party] = MemNode(party=party, runtime=runtime, app=app, token=token)
     return net
+
+
+def _node_database(tmp: Path, party: str, db_urls: dict[str, str] | None) -> Database:
+    """The URL given for ``party``, else the test's backend (SQLite file or fresh PG db)."""
+    url = (db_urls or {}).get(party)
+    backend = dbmatrix.current()
+    if url is None and backend is not None:
+        return backend.database()
+    db = Database(url or f"sqlite:///{tmp / (party + '.db')}")
+    migrate(db)
+    return db
 
 
 def run(coro: Any) -> Any:
