@@ -32,7 +32,7 @@ from molink.core.separation import (
     rule_conflicts,
 )
 from molink.core.sites import ProtectedSite
-from molink.core.volume import Disc, Volume
+from molink.core.volume import Area, Disc, Footprint, Volume
 from molink.errors import NotFound, StateConflict
 
 __all__ = [
@@ -127,6 +127,47 @@ def _ecef_template(core: geo.Core, xyz: Floats) -> shapely.Geometry:
         ]
         polys.append(shapely.polygons(rings[0], holes=rings[1:] or None))
     return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+
+
+class _Probe:
+    """The checked footprint's vertices, ECEF coordinates and tangent-plane template, built
+    once per check; the exact core only when an undecided pair needs it."""
+
+    __slots__ = ("_core", "fp", "lat", "lon", "xyz")
+
+    def __init__(self, fp: Footprint) -> None:
+        self.fp = fp
+        self._core: geo.Core | None = None
+        if isinstance(fp, Area) and len(fp.polygons) == 1 and len(fp.polygons[0]) == 1:
+            ring = np.asarray(fp.polygons[0][0], dtype=np.float64)
+            self.lon, self.lat = ring[:, 0], ring[:, 1]
+        elif isinstance(fp, Disc):
+            self.lon, self.lat = np.array([fp.lon]), np.array([fp.lat])
+        else:
+            self._core = fp.core()
+            self.lon, self.lat = self._core.lon, self._core.lat
+        self.xyz = np.column_stack(geo.ecef(self.lon, self.lat))
+
+    def core(self) -> geo.Core:
+        if self._core is None:
+            self._core = self.fp.core()
+        return self._core
+
+    def simple(self) -> bool:
+        return self._core is None or self._core.dim == 0
+
+    def boxes(self, reach: float) -> list[geo.Box]:
+        if not self.simple() and self.core().dim == 1:
+            return geo.core_bboxes(self.core(), reach, self.xyz)
+        lon, lat, r = geo.vertices_disc(self.lon, self.lat, self.xyz)
+        return geo.disc_bboxes(lon, lat, r + reach)
+
+    def template(self) -> shapely.Geometry:
+        if isinstance(self.fp, Disc):
+            return shapely.points(self.xyz[0])
+        if self._core is None:
+            return shapely.polygons(np.vstack([self.xyz, self.xyz[:1]]))
+        return _ecef_template(self._core, self.xyz)
 
 
 class ConflictIndex:
@@ -330,13 +371,11 @@ class ConflictIndex:
             return []
         fp = q.footprint
         reach = fp.radius_m + self.policy.max_horizontal_m
-        qcore: geo.Core | None = None
+        probe = None if isinstance(fp, Disc) else _Probe(fp)
         if isinstance(fp, Disc):
             boxes = geo.disc_bboxes(fp.lon, fp.lat, reach)
-        else:
-            qcore = fp.core()
-            xyz = np.column_stack(geo.ecef(qcore.lon, qcore.lat))
-            boxes = geo.core_bboxes(qcore, reach, xyz)
+        elif probe is not None:
+            boxes = probe.boxes(reach)
         slots = self._query(boxes)
         if len(slots) == 0:
             return []
@@ -345,35 +384,22 @@ class ConflictIndex:
             return []
         out: list[tuple[int, float]] = []
         rest: list[int] = []
-        for k in range(len(slots)):
-            if isinstance(fp, Disc) and m[k, _POINT]:
+        hl, point = h.tolist(), m[:, _POINT].tolist()
+        for k, slot in enumerate(slots.tolist()):
+            if isinstance(fp, Disc) and point[k]:
                 d = float(geo.GEOD.inv(fp.lon, fp.lat, m[k, _LON], m[k, _LAT])[2])
-                d = max(0.0, d - fp.radius_m - m[k, _RADIUS])
-                if d <= h[k]:
-                    out.append((int(slots[k]), d))
+                d = max(0.0, d - fp.radius_m - float(m[k, _RADIUS]))
+                if d <= hl[k]:
+                    out.append((slot, d))
             else:
                 rest.append(k)
         if rest:
-            if qcore is None:
-                qcore = fp.core()
-                xyz = np.column_stack(geo.ecef(qcore.lon, qcore.lat))
-            template = _ecef_template(qcore, xyz)
-            out.extend(
-                self._planar_decide(
-                    qcore, xyz, template, slots[rest], h[rest], m[rest], fp.radius_m
-                )
-            )
+            probe = probe or _Probe(fp)
+            out.extend(self._planar_decide(probe, slots[rest], h[rest], m[rest]))
         return sorted(out)
 
     def _planar_decide(
-        self,
-        qcore: geo.Core,
-        xyz: Floats,
-        template: shapely.Geometry,
-        slots: Slots,
-        h: Floats,
-        m: Floats,
-        rq: float,
+        self, probe: _Probe, slots: Slots, h: Floats, m: Floats
     ) -> list[tuple[int, float]]:
         """Tangent-plane distances with a proven error bound; exact where that cannot decide.
 
@@ -383,34 +409,35 @@ class ConflictIndex:
         radius of curvature on WGS84. The margin is their sum, at most
         ``(thr + rho) (rho/R)^2 / 2``, plus 1 m.
         """
-        lam, phi = math.radians(float(qcore.lon[0])), math.radians(float(qcore.lat[0]))
-        o = xyz[0]
+        lam, phi = math.radians(float(probe.lon[0])), math.radians(float(probe.lat[0]))
+        o = probe.xyz[0]
         sl, cl, sp, cp = math.sin(lam), math.cos(lam), math.sin(phi), math.cos(phi)
         basis = np.array([[-sl, -sp * cl, 0.0], [cl, -sp * sl, 0.0], [0.0, cp, 0.0]])
 
         def project(xyz: Floats) -> Floats:
             return np.asarray((xyz - o) @ basis)
 
-        geoms = np.concatenate([[template], self._templates[slots]])
+        geoms = np.concatenate([[probe.template()], self._templates[slots]])
         flat = shapely.transform(geoms, project, include_z=True)
-        dist = shapely.distance(flat[0], flat[1:])
-        bounds = np.abs(shapely.bounds(flat))
-        reach = np.hypot(
-            np.maximum(bounds[:, 0], bounds[:, 2]), np.maximum(bounds[:, 1], bounds[:, 3])
-        )
-        rho = np.maximum(reach[0], reach[1:]) * 1.01 + 1.0
-        thr = h + rq + m[:, _RADIUS]
-        t = rho / geo.R_MIN
-        margin = 1.0 + 0.5 * (thr + rho) * t * t
+        dist = shapely.distance(flat[0], flat[1:]).tolist()
+        b = np.abs(shapely.bounds(flat))
+        reach = np.hypot(np.maximum(b[:, 0], b[:, 2]), np.maximum(b[:, 1], b[:, 3])).tolist()
+        rq = probe.fp.radius_m
         out: list[tuple[int, float]] = []
-        for k, slot in enumerate(slots.tolist()):
-            if rho[k] > 300_000.0 or abs(dist[k] - thr[k]) <= margin[k]:
+        for k, (slot, hk, rs) in enumerate(
+            zip(slots.tolist(), h.tolist(), m[:, _RADIUS].tolist(), strict=True)
+        ):
+            rho = max(reach[0], reach[k + 1]) * 1.01 + 1.0
+            thr = hk + rq + rs
+            t = rho / geo.R_MIN
+            margin = 1.0 + 0.5 * (thr + rho) * t * t
+            if rho > 300_000.0 or abs(dist[k] - thr) <= margin:
                 # the same arithmetic as separation.footprint_distance, so ties agree
-                sep = max(0.0, geo.core_distance(qcore, self._cores[slot]) - rq - m[k, _RADIUS])
-                if sep <= h[k]:
+                sep = max(0.0, geo.core_distance(probe.core(), self._cores[slot]) - rq - rs)
+                if sep <= hk:
                     out.append((slot, sep))
-            elif dist[k] < thr[k]:
-                out.append((slot, max(0.0, float(dist[k]) - rq - m[k, _RADIUS])))
+            elif dist[k] < thr:
+                out.append((slot, max(0.0, dist[k] - rq - rs)))
         return out
 
     def conflicting_ids(self, volume: Volume) -> list[str]:

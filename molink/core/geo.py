@@ -45,6 +45,7 @@ __all__ = [
     "inverse",
     "point_in_core",
     "point_segment_distance",
+    "vertices_disc",
     "wrap_lon",
 ]
 
@@ -332,23 +333,29 @@ def core_distance(a: Core, b: Core) -> float:
 Box = tuple[float, float, float, float]
 
 
-def bounding_disc(core: Core, xyz: Array | None = None) -> tuple[float, float, float]:
-    """A geodesic disc (lon, lat, radius m) containing the core.
+def vertices_disc(lon: Array, lat: Array, xyz: Array) -> tuple[float, float, float]:
+    """A geodesic disc (lon, lat, radius m) containing the given vertices and, at these
+    scales, the geodesic edges and polygons they span.
 
     The centre is the direction of the mean ECEF vertex; the radius is the farthest vertex.
-    Along a geodesic edge the distance to a fixed point has no interior maximum at these
-    scales, so the edges, and the polygon they bound, lie inside too.
+    Along a geodesic edge the distance to a fixed point has no interior maximum, so edges,
+    and the polygon they bound, lie inside too.
     """
+    mx, my, mz = (float(v) for v in xyz.sum(axis=0))
+    clon = math.degrees(math.atan2(my, mx))
+    clat = math.degrees(math.atan2(mz, math.hypot(mx, my)))
+    n = len(lon)
+    _, d = inverse(np.full(n, clon), np.full(n, clat), lon, lat)
+    return clon, clat, float(d.max()) * (1.0 + 1e-9) + 1e-6
+
+
+def bounding_disc(core: Core, xyz: Array | None = None) -> tuple[float, float, float]:
+    """A geodesic disc (lon, lat, radius m) containing the core (see ``vertices_disc``)."""
     if core.dim == 0:
         return float(core.lon[0]), float(core.lat[0]), 0.0
     if xyz is None:
         xyz = np.column_stack(ecef(core.lon, core.lat))
-    mx, my, mz = (float(v) for v in xyz.mean(axis=0))
-    lon = math.degrees(math.atan2(my, mx))
-    lat = math.degrees(math.atan2(mz, math.hypot(mx, my)))
-    n = len(core.lon)
-    _, d = inverse(np.full(n, lon), np.full(n, lat), core.lon, core.lat)
-    return lon, lat, float(d.max()) * (1.0 + 1e-9) + 1e-6
+    return vertices_disc(core.lon, core.lat, xyz)
 
 
 def disc_bboxes(lon: float, lat: float, radius_m: float) -> list[Box]:
