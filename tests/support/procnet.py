@@ -339,17 +339,23 @@ class ProcNet:
             self.stop(party)
         self.start(party, timeout=timeout)
 
-    def close(self) -> None:
-        """Terminate every process this net started. Safe to call twice."""
+    def close(self, grace_s: float = 5.0) -> None:
+        """Terminate every process this net started (SIGTERM to all at once, then SIGKILL
+        after ``grace_s``). Safe to call twice."""
         for node in self.nodes.values():
             node.close_clients()
-        for party in self.nodes:
-            with contextlib.suppress(Exception):
-                self.stop(party)
-        for node in self.nodes.values():
-            if node.proc is not None and node.proc.poll() is None:
-                node.proc.kill()
-                node.proc.wait(timeout=15)
+        running = [n.proc for n in self.nodes.values() if n.proc is not None and n.running()]
+        for proc in running:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGCONT)  # a stopped process cannot exit
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for proc in running:
+            try:
+                proc.wait(timeout=max(0.01, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
 
     # -- offline inspection (nodes stopped) ---------------------------------------
 
