@@ -14,7 +14,10 @@ from rich.console import Console
 
 from molink.cli.client import NodeClient
 from molink.errors import MolinkError
-from molink.services.scenario import DIALOGUE_HISTORY, OPENING_TRAFFIC
+from molink.services.scenario import (
+    DIALOGUE_HISTORY,
+    OPENING_TRAFFIC,
+)
 
 __all__ = ["STEPS", "play", "wait_for"]
 

@@ -184,3 +184,33 @@ DIALOGUE_HISTORY = (
         "2026-02-05T12:00:00Z",
     ),
 )
+
+
+# MQ-9 over the Black Sea, 14 March 2023 (approximate position, public accounts).
+MQ9_ACCOUNTS: dict[str, dict[str, object]] = {
+    "US": {
+        "time_start": "2023-03-14T05:45:00Z",
+        "time_end": "2023-03-14T06:03:00Z",
+        "location": {"type": "Point", "coordinates": [32.0, 44.5]},
+        "assets": ["MQ-9 Reaper (US)", "2 x Su-27 (RU)"],
+        "narrative": "Two Russian Su-27s dumped fuel on the MQ-9 in international airspace; "
+        "at about 06:03Z one struck its propeller, forcing it down.",
+    },
+    "RU": {
+        "time_start": "2023-03-14T06:30:00Z",
+        "location": {"type": "Point", "coordinates": [32.0, 44.5]},
+        "assets": ["MQ-9 Reaper (US)"],
+        "narrative": "Контакта не было. Беспилотник упал около 06:30Z в результате резкого "
+        "манёвра в районе, объявленном зоной временного режима воздушного "
+        "пространства.",
+    },
+}
+
+# The exchange after the Abu Dhabi talks, 5 February 2026, mediated by the US and AE.
+EXCHANGE_TERMS: dict[str, object] = {
+    "title": "Exchange of prisoners, 5 February 2026",
+    "kind": "prisoner_exchange",
+    "parties": ["RU", "UA"],
+    "mediators": ["US", "AE"],
+    "terms": {"RU": {"servicemen": 157, "civilians": 3}, "UA": {"servicemen": 150, "civilians": 7}},
+}
