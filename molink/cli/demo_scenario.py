@@ -16,6 +16,8 @@ from molink.cli.client import NodeClient
 from molink.errors import MolinkError
 from molink.services.scenario import (
     DIALOGUE_HISTORY,
+    EXCHANGE_TERMS,
+    MQ9_ACCOUNTS,
     OPENING_TRAFFIC,
 )
 
@@ -137,11 +139,97 @@ def unacknowledged_flash(clients: Clients, console: Console) -> None:
     )
 
 
+def mq9_incident(clients: Clients, console: Console) -> None:
+    """The MQ-9 over the Black Sea, 14 March 2023: both accounts side by side."""
+    iid = clients["US"].call(
+        "POST",
+        "/api/v1/incidents",
+        json={
+            "channel": "us-ru-emergency",
+            "title": "MQ-9 Reaper down over the Black Sea",
+            "precedence": "FLASH",
+            "account": MQ9_ACCOUNTS["US"],
+        },
+    )["id"]
+    path = f"/api/v1/incidents/{iid}"
+    wait_for(lambda: bool(clients["RU"].call("GET", path)), what="incident at RU")
+    clients["RU"].call(
+        "POST", f"{path}/events", json={"type": "incident.account", "fields": MQ9_ACCOUNTS["RU"]}
+    )
+    wait_for(lambda: "RU" in clients["US"].call("GET", path)["accounts"], what="RU account at US")
+    clients["US"].call(
+        "POST",
+        f"{path}/events",
+        json={
+            "type": "incident.rfe",
+            "fields": {"question": "Explain the contact with the MQ-9 propeller at about 06:03Z."},
+        },
+    )
+    console.print(
+        f"  MQ-9 incident {iid}: US account 06:03Z and RU account 06:30Z side by "
+        "side; a request for explanation is open (48 h)"
+    )
+
+
+def _exchange_records(giver: str, receiver: str) -> list[dict[str, str]]:
+    counts = EXCHANGE_TERMS["terms"][receiver]
+    return [
+        {"pid": f"{giver.lower()}-{cat}-{i:04d}", "category": cat, "to": receiver}
+        for cat, n in counts.items()
+        for i in range(n)
+    ]
+
+
+def prisoner_exchange(clients: Clients, console: Console) -> None:
+    """The exchange of 5 February 2026, mediated by the US and AE, to completion."""
+    aid = clients["AE"].call(
+        "POST", "/api/v1/ledger", json={"channel": "trilateral", "terms": EXCHANGE_TERMS}
+    )["id"]
+    path = f"/api/v1/ledger/{aid}"
+    for party in ("RU", "UA"):
+        _await_path(clients[party], path, party)
+        clients[party].call("POST", f"{path}/agree")
+    terms = EXCHANGE_TERMS["terms"]
+    for giver, receiver in (("UA", "RU"), ("RU", "UA")):
+        clients[giver].call(
+            "POST", f"{path}/lists", json={"records": _exchange_records(giver, receiver)}
+        )
+        clients[giver].call(
+            "POST",
+            f"{path}/handover",
+            json={"handed_over": terms[receiver], "received": terms[giver]},
+        )
+    for party in ("RU", "UA", "AE"):
+        _await_reconciled(clients[party], path, party)
+        clients[party].call("POST", f"{path}/sign")
+    wait_for(
+        lambda: bool(clients["US"].call("GET", path)["completion"]["complete"]),
+        what="completion record",
+    )
+    console.print(
+        f"  exchange {aid}: RU receives 157 + 3, UA receives 150 + 7; reconciled, "
+        "signed by RU and UA, witnessed by AE"
+    )
+
+
+def _await_path(client: NodeClient, path: str, party: str) -> None:
+    wait_for(lambda: bool(client.call("GET", path)), what=f"{path} at {party}")
+
+
+def _await_reconciled(client: NodeClient, path: str, party: str) -> None:
+    wait_for(
+        lambda: bool(client.call("GET", path)["reconciliation"]["complete"]),
+        what=f"reconciliation at {party}",
+    )
+
+
 STEPS: tuple[Callable[[Clients, Console], None], ...] = (
     opening_traffic,
     dialogue_history,
     coded_message,
     unacknowledged_flash,
+    mq9_incident,
+    prisoner_exchange,
 )
 
 

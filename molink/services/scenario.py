@@ -7,6 +7,7 @@ channel definitions, so that every party agrees on membership.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select
 
@@ -187,7 +188,7 @@ DIALOGUE_HISTORY = (
 
 
 # MQ-9 over the Black Sea, 14 March 2023 (approximate position, public accounts).
-MQ9_ACCOUNTS: dict[str, dict[str, object]] = {
+MQ9_ACCOUNTS: dict[str, dict[str, Any]] = {
     "US": {
         "time_start": "2023-03-14T05:45:00Z",
         "time_end": "2023-03-14T06:03:00Z",
@@ -207,7 +208,7 @@ MQ9_ACCOUNTS: dict[str, dict[str, object]] = {
 }
 
 # The exchange after the Abu Dhabi talks, 5 February 2026, mediated by the US and AE.
-EXCHANGE_TERMS: dict[str, object] = {
+EXCHANGE_TERMS: dict[str, Any] = {
     "title": "Exchange of prisoners, 5 February 2026",
     "kind": "prisoner_exchange",
     "parties": ["RU", "UA"],
