@@ -4,28 +4,37 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from molink import __version__
 from molink.api import (
+    routes_admin,
     routes_alerts,
+    routes_audit,
     routes_channels,
     routes_courier,
     routes_events,
     routes_federation,
     routes_log,
     routes_messages,
+    routes_session,
     routes_status,
 )
+from molink.api.audit import AuditTrail
 from molink.api.limits import BodySizeLimit
 from molink.api.problems import install_problem_handlers
+from molink.services.access import AccessOptions, AccessService, SourceLimiter
+from molink.services.audit import AuditService
 from molink.services.runtime import NodeRuntime
 
 __all__ = ["create_app"]
 
 
-def create_app(runtime: NodeRuntime, *, run_workers: bool = True) -> FastAPI:
+def create_app(
+    runtime: NodeRuntime, *, run_workers: bool = True, access: AccessOptions | None = None
+) -> FastAPI:
     """Build the node's HTTP app. ``run_workers`` starts the outbox with the app."""
 
     @asynccontextmanager
@@ -45,6 +54,7 @@ def create_app(runtime: NodeRuntime, *, run_workers: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.access = AccessService(runtime.ctx, access)
     install_problem_handlers(app)
     for router in (
         routes_messages.router,
@@ -55,7 +65,17 @@ def create_app(runtime: NodeRuntime, *, run_workers: bool = True) -> FastAPI:
         routes_events.router,
         routes_log.router,
         routes_federation.router,
+        routes_session.router,
+        routes_admin.router,
+        routes_audit.router,
     ):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.max_body_bytes)
+    app.add_middleware(
+        AuditTrail,
+        audit=AuditService(runtime.ctx),
+        events=runtime.ctx.events,
+        now_us=runtime.ctx.now_us,
+        refusal_limiter=SourceLimiter(60, timedelta(minutes=1), what="refused credentials"),
+    )
     return app

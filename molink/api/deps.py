@@ -1,17 +1,45 @@
-"""Request dependencies: the runtime, the authenticated operator, the signing peer."""
+"""Request dependencies: the runtime, the authenticated operator, permissions, the peer.
+
+Every operator endpoint declares the one action it performs::
+
+    who: Annotated[Principal, require("message.send")]
+
+``require`` authenticates the bearer credential end to end (token, operator, terminal,
+geofence via ``X-Molink-Location``), then checks the permission table
+(``molink.core.authz``): 401 without a valid credential, 403 naming the missing
+permission otherwise. It also leaves the principal and the action on the request for
+the audit trail (``molink.api.audit``).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from molink.core import authz
 from molink.core.httpsig import parse_signature_input, verify_request
-from molink.errors import NotAuthenticated
+from molink.errors import ConfigError, Forbidden, NotAuthenticated
+from molink.services.access import AccessService
 from molink.services.runtime import NodeRuntime
-from molink.storage.operators import OperatorRepo, Principal
+from molink.storage.operators import Principal
 
-__all__ = ["OperatorDep", "RuntimeDep", "authenticate_peer", "get_runtime"]
+__all__ = [
+    "LOCATION_HEADER",
+    "OperatorDep",
+    "Requirement",
+    "RuntimeDep",
+    "authenticate_peer",
+    "authorize",
+    "bearer_token",
+    "current_operator",
+    "get_access",
+    "get_runtime",
+    "require",
+    "source_of",
+]
+
+LOCATION_HEADER = "x-molink-location"
 
 
 def get_runtime(request: Request) -> NodeRuntime:
@@ -22,17 +50,79 @@ def get_runtime(request: Request) -> NodeRuntime:
 RuntimeDep = Annotated[NodeRuntime, Depends(get_runtime)]
 
 
-def current_operator(request: Request, runtime: RuntimeDep) -> Principal:
+def get_access(request: Request) -> AccessService:
+    access: AccessService = request.app.state.access
+    return access
+
+
+def source_of(request: Request) -> str:
+    """The client's address (what per-source rate limits count)."""
+    return request.client.host if request.client else "unknown"
+
+
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _authenticate(request: Request, token: str | None) -> Principal:
+    if token is None:
         raise NotAuthenticated("send 'Authorization: Bearer <token>'")
-    ctx = runtime.ctx
-    with ctx.db.read() as conn:
-        return OperatorRepo.authenticate(conn, token.strip(), ctx.now_us())
+    who = get_access(request).authenticate(token, request.headers.get(LOCATION_HEADER))
+    request.state.molink_principal = who
+    return who
+
+
+def current_operator(request: Request, runtime: RuntimeDep) -> Principal:
+    """The authenticated principal, without a permission check (prefer ``require``)."""
+    del runtime
+    return _authenticate(request, bearer_token(request))
 
 
 OperatorDep = Annotated[Principal, Depends(current_operator)]
+
+
+def authorize(
+    request: Request, action: str, *alternatives: str, token: str | None = None
+) -> Principal:
+    """Authenticate and require ``action`` (or any of ``alternatives``).
+
+    For handlers that cannot use ``require``. A refusal is a 403 naming the permission.
+    """
+    actions = (action, *alternatives)
+    request.state.molink_action = action
+    who = _authenticate(request, token if token is not None else bearer_token(request))
+    decisions = [authz.check(who.role, who.scopes, a) for a in actions]
+    for decision in decisions:
+        if decision.allowed:
+            request.state.molink_action = decision.action
+            return who
+    needed = " or ".join(repr(a) for a in actions)
+    raise Forbidden(
+        f"permission {needed} is required: {decisions[0].reason}",
+        evidence={"permission": action if not alternatives else list(actions), "role": who.role},
+    )
+
+
+class Requirement:
+    """The dependency behind ``require(...)`` (sync: FastAPI runs it in a thread)."""
+
+    def __init__(self, *actions: str) -> None:
+        unknown = [a for a in actions if a not in authz.ACTIONS]
+        if not actions or unknown:
+            raise ConfigError(f"require(): unknown action(s) {unknown!r}")
+        self.actions = actions
+
+    def __call__(self, request: Request) -> Principal:
+        return authorize(request, *self.actions)
+
+
+def require(action: str, *alternatives: str) -> Any:
+    """A dependency that authenticates and requires ``action`` (or an alternative)."""
+    return Depends(Requirement(action, *alternatives))
 
 
 async def authenticate_peer(request: Request, runtime: NodeRuntime) -> tuple[str, bytes]:

@@ -114,13 +114,14 @@ _DUTY = _READ_TRAFFIC | {
     "incident.file",
     "courier.export",
     "courier.import",
+    "evidence.export",
 }
 
 PERMISSIONS: Mapping[str, frozenset[str]] = {
     "duty_officer": frozenset(_DUTY),
     "supervisor": frozenset(
         _DUTY
-        | {"channel.change", "channel.convene", "catalogue.agree", "evidence.export", "ledger.sign"}
+        | {"channel.change", "channel.convene", "catalogue.agree", "translation.add", "ledger.sign"}
     ),
     "translator": frozenset((_READ_TRAFFIC - {"log.read"}) | {"translation.add"}),
     "administrator": frozenset(

@@ -6,10 +6,13 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from molink.core.authz import parse_scopes
 from molink.core.b64 import b64url_encode
 from molink.core.keys import PartyPublicKeys, fingerprint
 from molink.errors import InvalidInput, MalformedData
+from molink.services.registry import provision_terminal
 from molink.storage.db import Database
+from molink.storage.log import LogRepo
 from molink.storage.operators import OperatorRepo
 from molink.storage.peers import Peer, PeerRepo
 
@@ -108,16 +111,22 @@ def add_operator(
 def issue_token(
     db: Database, *, operator_id: str, terminal: str, now_us: int, scopes: list[str] | None = None
 ) -> str:
-    """A new bearer token (shown once; only its hash is stored)."""
+    """A new bearer token (shown once; only its hash is stored), for provisioning.
+
+    The token is bound to ``terminal``. A terminal name that is not registered yet
+    (e.g. ``cli``) is registered as an approved, keyless *provisioned* terminal, and
+    logged; a rejected or revoked terminal is refused.
+    """
     token = "mlk_" + b64url_encode(secrets.token_bytes(32))
     with db.write() as conn:
         OperatorRepo.get(conn, operator_id)
+        provision_terminal(conn, LogRepo(db), terminal, now_us)
         OperatorRepo.add_token(
             conn,
             token=token,
             operator_id=operator_id,
             terminal=terminal,
-            scopes=scopes or ["*"],
+            scopes=list(parse_scopes(scopes or ["*"])),
             now_us=now_us,
         )
     return token

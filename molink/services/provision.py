@@ -1,4 +1,9 @@
-"""Creating a node on disk: keys, TLS certificate, config, database, first operators."""
+"""Creating a node on disk: keys, TLS certificate, config, database, first operators.
+
+The first operators are ``duty-<party>`` (duty officer), ``supervisor-<party>`` and
+``admin-<party>`` (administrator), each with a bearer token in ``tokens/<role>.token``
+bound to the provisioned terminal ``cli`` (``molink terminal revoke cli`` ends them all).
+"""
 
 from __future__ import annotations
 
@@ -82,12 +87,23 @@ def create_node(
             now_us=now_us,
             display_name=f"{party} administrator",
         )
+        add_operator(
+            db,
+            operator_id=f"supervisor-{party.lower()}",
+            role="supervisor",
+            now_us=now_us,
+            display_name=f"{party} supervisor",
+        )
         duty = issue_token(db, operator_id=f"duty-{party.lower()}", terminal="cli", now_us=now_us)
         admin = issue_token(db, operator_id=f"admin-{party.lower()}", terminal="cli", now_us=now_us)
+        supervisor = issue_token(
+            db, operator_id=f"supervisor-{party.lower()}", terminal="cli", now_us=now_us
+        )
     finally:
         db.dispose()
     write_private(home / "tokens" / "duty.token", duty.encode() + b"\n")
     write_private(home / "tokens" / "admin.token", admin.encode() + b"\n")
+    write_private(home / "tokens" / "supervisor.token", supervisor.encode() + b"\n")
     return CreatedNode(
         config=config, fingerprint=fingerprint(keys.public), duty_token=duty, admin_token=admin
     )

@@ -1,4 +1,4 @@
-"""Operators and their bearer tokens (hashed at rest)."""
+"""Operators and their bearer tokens (hashed at rest), bound to terminals."""
 
 from __future__ import annotations
 
@@ -8,27 +8,39 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from molink.errors import InvalidInput, NotAuthenticated, NotFound
-from molink.storage.schema import operators, tokens
+from molink.core.geofence import parse_geofence
+from molink.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from molink.storage.schema import operators, terminals, tokens
 
-__all__ = ["ROLES", "OperatorRepo", "Principal", "token_hash"]
+__all__ = ["ROLES", "OperatorRepo", "Principal", "check_terminal", "token_hash", "token_id"]
 
 ROLES = ("duty_officer", "supervisor", "translator", "administrator", "auditor", "mediator")
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is acting: an operator, through a terminal, with a role."""
+    """Who is acting: an operator, through a terminal, with a role.
+
+    ``kind`` is ``session`` (console login) or ``api`` (a scoped token); ``token_id``
+    names the credential without revealing it.
+    """
 
     operator_id: str
     pseudonym: str
     role: str
     terminal: str
     scopes: tuple[str, ...]
+    kind: str = "api"
+    token_id: str = ""
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_id(hashed: str) -> str:
+    """A token's public name: ``tok-`` and the first 16 hex digits of its hash."""
+    return "tok-" + hashed[:16]
 
 
 class OperatorRepo:
@@ -42,6 +54,7 @@ class OperatorRepo:
         display_name: str,
         now_us: int,
         password_hash: str | None = None,
+        totp_secret: str | None = None,
     ) -> None:
         if role not in ROLES:
             raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
@@ -54,6 +67,7 @@ class OperatorRepo:
                 role=role,
                 display_name=display_name,
                 password_hash=password_hash,
+                totp_secret=totp_secret,
                 disabled=False,
                 failed_logins=0,
                 created=now_us,
@@ -61,8 +75,12 @@ class OperatorRepo:
         )
 
     @staticmethod
-    def get(conn: Connection, operator_id: str) -> Row[Any]:
-        row = conn.execute(select(operators).where(operators.c.id == operator_id)).first()
+    def find(conn: Connection, operator_id: str) -> Row[Any] | None:
+        return conn.execute(select(operators).where(operators.c.id == operator_id)).first()
+
+    @classmethod
+    def get(cls, conn: Connection, operator_id: str) -> Row[Any]:
+        row = cls.find(conn, operator_id)
         if row is None:
             raise NotFound(f"no operator {operator_id!r}")
         return row
@@ -78,6 +96,31 @@ class OperatorRepo:
         )
 
     @staticmethod
+    def update(conn: Connection, operator_id: str, **values: Any) -> None:
+        """Set credential or lockout columns (``password_hash``, ``failed_logins`` ...)."""
+        conn.execute(update(operators).where(operators.c.id == operator_id).values(**values))
+
+    @staticmethod
+    def count_failure(
+        conn: Connection, operator_id: str, *, max_failures: int, lock_until: int
+    ) -> None:
+        """One more failed login (atomic); at ``max_failures`` lock until ``lock_until``."""
+        conn.execute(
+            update(operators)
+            .where(operators.c.id == operator_id)
+            .values(failed_logins=operators.c.failed_logins + 1)
+        )
+        row = conn.execute(
+            select(operators.c.failed_logins).where(operators.c.id == operator_id)
+        ).first()
+        if row is not None and row.failed_logins >= max_failures:
+            conn.execute(
+                update(operators)
+                .where(operators.c.id == operator_id)
+                .values(failed_logins=0, locked_until=lock_until)
+            )
+
+    @staticmethod
     def add_token(
         conn: Connection,
         *,
@@ -87,34 +130,110 @@ class OperatorRepo:
         scopes: list[str],
         now_us: int,
         expires_us: int | None = None,
-    ) -> None:
+        kind: str | None = None,
+        label: str | None = None,
+    ) -> str:
+        """Store a token's hash; returns the token's public id."""
+        hashed = token_hash(token)
         conn.execute(
             insert(tokens).values(
-                token_hash=token_hash(token),
+                token_hash=hashed,
                 operator_id=operator_id,
                 terminal=terminal,
                 scopes=scopes,
                 created=now_us,
                 expires=expires_us,
                 revoked=False,
+                kind=kind,
+                label=label,
             )
         )
+        return token_id(hashed)
 
     @staticmethod
-    def authenticate(conn: Connection, token: str, now_us: int) -> Principal:
+    def tokens_of(conn: Connection, operator_id: str | None = None) -> list[Row[Any]]:
+        query = select(tokens)
+        if operator_id is not None:
+            query = query.where(tokens.c.operator_id == operator_id)
+        return list(conn.execute(query.order_by(tokens.c.created)))
+
+    @staticmethod
+    def revoke_token(conn: Connection, public_id: str) -> int:
+        """Revoke the token(s) whose public id is ``public_id``; returns how many."""
+        if not public_id.startswith("tok-") or len(public_id) != 20:
+            raise InvalidInput("a token id looks like tok-<16 hex digits>")
+        prefix = public_id[4:]
+        result = conn.execute(
+            update(tokens)
+            .where(tokens.c.token_hash.startswith(prefix, autoescape=True))
+            .values(revoked=True)
+        )
+        return int(result.rowcount or 0)
+
+    @staticmethod
+    def revoke_by_hash(conn: Connection, hashed: str) -> None:
+        conn.execute(update(tokens).where(tokens.c.token_hash == hashed).values(revoked=True))
+
+    @staticmethod
+    def authenticate(
+        conn: Connection, token: str, now_us: int, *, location: tuple[float, float] | None = None
+    ) -> Principal:
+        """The principal behind a bearer token, checked end to end on every request.
+
+        The token must be known, unrevoked and unexpired; its operator enabled; its
+        terminal enrolled and approved; and, if the terminal has a geofence, the
+        reported ``location`` (lat, lon) inside it.
+        """
+        hashed = token_hash(token)
         row = conn.execute(
-            select(tokens, operators.c.pseudonym, operators.c.role, operators.c.disabled)
+            select(
+                tokens,
+                operators.c.pseudonym,
+                operators.c.role,
+                operators.c.disabled,
+                terminals.c.status.label("terminal_status"),
+                terminals.c.geofence,
+            )
             .join(operators, operators.c.id == tokens.c.operator_id)
-            .where(tokens.c.token_hash == token_hash(token))
+            .outerjoin(terminals, terminals.c.id == tokens.c.terminal)
+            .where(tokens.c.token_hash == hashed)
         ).first()
-        if row is None or row.revoked or row.disabled:
-            raise NotAuthenticated("unknown, revoked or disabled token")
+        if row is None:
+            raise NotAuthenticated("unknown bearer token")
+        if row.revoked:
+            raise NotAuthenticated("this session or token was revoked")
         if row.expires is not None and row.expires < now_us:
-            raise NotAuthenticated("token expired")
+            raise NotAuthenticated("this session or token has expired")
+        if row.disabled:
+            raise NotAuthenticated(f"operator {row.operator_id!r} is disabled")
+        check_terminal(row.terminal, row.terminal_status, row.geofence, location)
         return Principal(
             operator_id=row.operator_id,
             pseudonym=row.pseudonym,
             role=row.role,
             terminal=row.terminal,
             scopes=tuple(row.scopes),
+            kind=row.kind or "api",
+            token_id=token_id(hashed),
         )
+
+
+def check_terminal(
+    terminal: str,
+    status: str | None,
+    geofence: Any,
+    location: tuple[float, float] | None,
+) -> None:
+    """Refuse an unenrolled or unapproved terminal, or one outside its geofence."""
+    if status is None:
+        raise NotAuthenticated(f"terminal {terminal!r} is not enrolled; it can do nothing")
+    if status != "approved":
+        raise NotAuthenticated(f"terminal {terminal!r} is {status}; it can do nothing")
+    if geofence is None:
+        return
+    if location is None:
+        raise Forbidden(
+            f"terminal {terminal!r} has a geofence: report its location in X-Molink-Location"
+        )
+    if not parse_geofence(geofence).contains(*location):
+        raise Forbidden(f"terminal {terminal!r} reported a location outside its geofence")

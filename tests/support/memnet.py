@@ -84,6 +84,7 @@ def build_memnet(
     *,
     db_urls: dict[str, str] | None = None,
     mediator: str | None = None,
+    role: str = "supervisor",
 ) -> MemNet:
     clock = FakeClock(START)
     network = MemoryNetwork()
@@ -117,7 +118,9 @@ def build_memnet(
                         ),
                         now_us,
                     )
-        add_operator(db, operator_id=f"duty-{party}", role="duty_officer", now_us=now_us)
+        # One operator per node; supervisor by default (duty officer plus channel changes,
+        # catalogue agreement and translations), so one token drives every duty test.
+        add_operator(db, operator_id=f"duty-{party}", role=role, now_us=now_us)
         token = issue_token(
             db, operator_id=f"duty-{party}", terminal=f"console-{party}", now_us=now_us
         )

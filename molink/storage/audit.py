@@ -1,0 +1,95 @@
+"""The audit trail: who did what, from which terminal, when, and the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, insert, or_, select
+
+from molink.storage.schema import audit
+
+__all__ = ["OUTCOMES", "AuditFilter", "AuditRecord", "AuditRepo"]
+
+OUTCOMES = ("ok", "refused", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One attempt. ``detail`` stays in the table; the log gets only the metadata."""
+
+    id: str
+    time: int
+    action: str
+    outcome: str
+    operator: str | None = None
+    role: str | None = None
+    terminal: str | None = None
+    target: str | None = None
+    status: int | None = None
+    detail: str | None = None
+    source: str | None = None
+    log_index: int | None = None
+
+    def log_entry(self) -> dict[str, Any]:
+        """The node-log entry: metadata only (no detail text, no source address)."""
+        return {
+            "type": "audit",
+            "id": self.id,
+            "time": self.time // 1000,
+            "operator": self.operator,
+            "role": self.role,
+            "terminal": self.terminal,
+            "action": self.action,
+            "target": self.target,
+            "outcome": self.outcome,
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> AuditRecord:
+        return cls(**{k: getattr(row, k) for k in cls.__dataclass_fields__})
+
+    def to_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    operator: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    since_us: int | None = None
+    until_us: int | None = None
+
+
+class AuditRepo:
+    @staticmethod
+    def add(conn: Connection, record: AuditRecord) -> None:
+        conn.execute(insert(audit).values(**record.to_row()))
+
+    @staticmethod
+    def listing(
+        conn: Connection, filt: AuditFilter, *, limit: int, after: tuple[int, str] | None = None
+    ) -> list[AuditRecord]:
+        """Oldest first, keyset-paginated on ``(time, id)``."""
+        query = select(audit)
+        if filt.operator is not None:
+            query = query.where(audit.c.operator == filt.operator)
+        if filt.action is not None:
+            if filt.action.endswith(".*"):
+                query = query.where(audit.c.action.startswith(filt.action[:-1], autoescape=True))
+            else:
+                query = query.where(audit.c.action == filt.action)
+        if filt.outcome is not None:
+            query = query.where(audit.c.outcome == filt.outcome)
+        if filt.since_us is not None:
+            query = query.where(audit.c.time >= filt.since_us)
+        if filt.until_us is not None:
+            query = query.where(audit.c.time < filt.until_us)
+        if after is not None:
+            query = query.where(
+                or_(audit.c.time > after[0], and_(audit.c.time == after[0], audit.c.id > after[1]))
+            )
+        rows = conn.execute(query.order_by(audit.c.time, audit.c.id).limit(limit))
+        return [AuditRecord.from_row(r) for r in rows]
