@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from molink.api.deps import OperatorDep, RuntimeDep
+from molink.api.deps import RuntimeDep, require
 from molink.core.dtg import parse_utc
 from molink.storage.db import micros
+from molink.storage.operators import Principal
 
 __all__ = ["router"]
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 @router.get("/alerts")
 def alerts(
     runtime: RuntimeDep,
-    _: OperatorDep,
+    _: Annotated[Principal, require("alert.read")],
     since: Annotated[str | None, Query(max_length=40)] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,

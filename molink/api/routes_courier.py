@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from molink.api.deps import OperatorDep, RuntimeDep
+from molink.api.deps import RuntimeDep, require
+from molink.storage.operators import Principal
 
 __all__ = ["router"]
 
@@ -22,7 +23,9 @@ class ExportRequest(BaseModel):
 
 
 @router.post("/export")
-def export(req: ExportRequest, runtime: RuntimeDep, _: OperatorDep) -> Response:
+def export(
+    req: ExportRequest, runtime: RuntimeDep, _: Annotated[Principal, require("courier.export")]
+) -> Response:
     """A courier file with every envelope pending for ``peer`` and the receipts owed to it."""
     data = runtime.courier.export_for(req.peer)
     return Response(
@@ -36,7 +39,9 @@ def export(req: ExportRequest, runtime: RuntimeDep, _: OperatorDep) -> Response:
 
 
 @router.post("/import")
-async def import_file(request: Request, runtime: RuntimeDep, _: OperatorDep) -> dict[str, Any]:
+async def import_file(
+    request: Request, runtime: RuntimeDep, _: Annotated[Principal, require("courier.import")]
+) -> dict[str, Any]:
     """Ingest a courier file: same verification and receipts as the network path."""
     body = await request.body()
     result: dict[str, Any] = await run_in_threadpool(runtime.courier.import_file, body)

@@ -11,14 +11,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from molink.api.deps import RuntimeDep
-from molink.errors import NotAuthenticated
-from molink.storage.operators import OperatorRepo
+from molink.api.deps import LOCATION_HEADER, RuntimeDep, authorize, bearer_token, get_access
+from molink.core import authz
+from molink.errors import MolinkError, NotAuthenticated
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 KEEPALIVE_S = 15.0
+_REVOKED = b'event: revoked\ndata: {"kind": "revoked"}\n\n'
 
 
 @router.get("/events")
@@ -30,19 +31,25 @@ async def events(
     """New messages, deliveries, acknowledgements, alerts and link changes, as they happen.
 
     Browsers' EventSource cannot send headers, so the token may come as ``?token=``.
+    Needs ``events.read``. The stream re-checks its credential on every keepalive and
+    at once when access is revoked anywhere on the node; once revoked it sends
+    ``event: revoked`` and closes.
     """
-    header = request.headers.get("authorization", "")
-    bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
-    secret = bearer or token
+    secret = bearer_token(request) or token
     if not secret:
+        request.state.molink_action = "events.read"
         raise NotAuthenticated("send a bearer token (header or ?token=)")
     ctx = runtime.ctx
+    await run_in_threadpool(lambda: authorize(request, "events.read", token=secret))
+    location = request.headers.get(LOCATION_HEADER)
 
-    def _auth() -> None:
-        with ctx.db.read() as conn:
-            OperatorRepo.authenticate(conn, secret, ctx.now_us())
-
-    await run_in_threadpool(_auth)
+    def _still_allowed() -> bool:
+        """Revocation reaches open streams: re-check the credential and its terminal."""
+        try:
+            who = get_access(request).authenticate(secret, location)
+        except MolinkError:
+            return False
+        return authz.check(who.role, who.scopes, "events.read").allowed
 
     async def stream() -> AsyncIterator[bytes]:
         yield b": molink event stream\n\n"
@@ -53,7 +60,15 @@ async def events(
                 except TimeoutError:
                     if await request.is_disconnected():
                         return
+                    if not await run_in_threadpool(_still_allowed):
+                        yield _REVOKED
+                        return
                     yield b": keepalive\n\n"
+                    continue
+                if event.kind == "access.revoked":
+                    if not await run_in_threadpool(_still_allowed):
+                        yield _REVOKED
+                        return
                     continue
                 data = json.dumps({"kind": event.kind, **event.data}, default=str)
                 yield f"event: {event.kind}\ndata: {data}\n\n".encode()

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from molink.api.deps import OperatorDep, RuntimeDep
+from molink.api.deps import RuntimeDep, require
 from molink.core.dtg import format_utc, parse_utc
 from molink.services.evidence import MAX_EXPORT_OBJECTS, EvidenceService
+from molink.storage.operators import Principal
 
 __all__ = ["router"]
 
@@ -32,7 +33,11 @@ class ExportRequest(BaseModel):
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}, "description": "The bundle."}},
 )
-async def export(req: ExportRequest, runtime: RuntimeDep, _: OperatorDep) -> Response:
+async def export(
+    req: ExportRequest,
+    runtime: RuntimeDep,
+    _: Annotated[Principal, require("evidence.export")],
+) -> Response:
     """An evidence bundle (zip) for message ids and/or a creation-time range [since, until)."""
     since = parse_utc(req.since) if req.since else None
     until = parse_utc(req.until) if req.until else None

@@ -8,12 +8,15 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from molink.api.deps import OperatorDep, RuntimeDep
+from molink.api.deps import RuntimeDep, require
 from molink.core.precedence import Precedence
+from molink.storage.operators import Principal
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+Reader = Annotated[Principal, require("incident.read")]
+Filer = Annotated[Principal, require("incident.file")]
 
 
 class FileIncident(BaseModel):
@@ -35,12 +38,12 @@ class IncidentChange(BaseModel):
 
 
 @router.get("")
-def list_incidents(runtime: RuntimeDep, _: OperatorDep) -> dict[str, Any]:
+def list_incidents(runtime: RuntimeDep, _: Reader) -> dict[str, Any]:
     return {"items": runtime.incidents.listing()}
 
 
 @router.post("", status_code=201)
-def file_incident(req: FileIncident, runtime: RuntimeDep, who: OperatorDep) -> dict[str, Any]:
+def file_incident(req: FileIncident, runtime: RuntimeDep, who: Filer) -> dict[str, Any]:
     """File an incident on a channel with this party's account."""
     return runtime.incidents.file(
         channel=req.channel,
@@ -52,21 +55,21 @@ def file_incident(req: FileIncident, runtime: RuntimeDep, who: OperatorDep) -> d
 
 
 @router.get("/{incident_id}")
-def get_incident(incident_id: str, runtime: RuntimeDep, _: OperatorDep) -> dict[str, Any]:
+def get_incident(incident_id: str, runtime: RuntimeDep, _: Reader) -> dict[str, Any]:
     """The incident with every party's latest account side by side."""
     return runtime.incidents.view(incident_id)
 
 
 @router.post("/{incident_id}/events")
 def change_incident(
-    incident_id: str, req: IncidentChange, runtime: RuntimeDep, who: OperatorDep
+    incident_id: str, req: IncidentChange, runtime: RuntimeDep, who: Filer
 ) -> dict[str, Any]:
     """Add our account, a comment, a status change, a request for explanation or a reply."""
     return runtime.incidents.add(incident_id, req.type, req.fields, operator=who.pseudonym)
 
 
 @router.get("/{incident_id}/timeline")
-def timeline(incident_id: str, runtime: RuntimeDep, _: OperatorDep) -> dict[str, Any]:
+def timeline(incident_id: str, runtime: RuntimeDep, _: Reader) -> dict[str, Any]:
     return {"items": runtime.incidents.timeline(incident_id)}
 
 
@@ -74,7 +77,7 @@ def timeline(incident_id: str, runtime: RuntimeDep, _: OperatorDep) -> dict[str,
 async def upload(
     request: Request,
     runtime: RuntimeDep,
-    _: OperatorDep,
+    _: Filer,
     x_filename: Annotated[str, Header(max_length=200)],
     content_type: Annotated[str, Header()] = "application/octet-stream",
     x_incident: Annotated[str | None, Header(max_length=36)] = None,
@@ -90,7 +93,7 @@ async def upload(
 
 
 @router.get("/attachments/{sha256}")
-def download(sha256: str, runtime: RuntimeDep, _: OperatorDep) -> Response:
+def download(sha256: str, runtime: RuntimeDep, _: Reader) -> Response:
     data, name, media_type = runtime.incidents.read_attachment(sha256)
     return Response(
         data,

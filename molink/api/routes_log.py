@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from molink.api.deps import RuntimeDep, authenticate_peer, current_operator
+from molink.api.deps import RuntimeDep, authenticate_peer, authorize
 from molink.api.problems import problem_response
 from molink.core.witness import OldSizeMismatch, format_size_conflict
 from molink.errors import Equivocation, NotAuthenticated
@@ -26,7 +26,7 @@ async def _reader(request: Request, runtime: RuntimeDep) -> None:
         return
     if not request.headers.get("authorization"):
         raise NotAuthenticated("send a bearer token or a signed peer request")
-    await run_in_threadpool(current_operator, request, runtime)
+    await run_in_threadpool(authorize, request, "log.read")
 
 
 @router.get("/log/checkpoint", response_class=PlainTextResponse)
@@ -52,7 +52,7 @@ async def tile(path: str, request: Request, runtime: RuntimeDep) -> Response:
 @router.get("/api/v1/log")
 async def log_status(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     """Log size, latest checkpoint, witnesses that cosigned, logs this node witnesses."""
-    await run_in_threadpool(current_operator, request, runtime)
+    await run_in_threadpool(authorize, request, "log.read")
     view = await run_in_threadpool(runtime.log.status)
     view["witnessing"] = await run_in_threadpool(runtime.witness.witnessed_view)
     view["witness_vkey"] = runtime.witness.vkey

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from molink.api.deps import OperatorDep, RuntimeDep
+from molink.api.deps import RuntimeDep, require
 from molink.core.precedence import Precedence
 from molink.errors import InvalidInput
 from molink.services.queries import iso
 from molink.services.runtime import NodeRuntime
+from molink.storage.operators import Principal
 
 __all__ = ["router"]
 
@@ -47,7 +48,9 @@ class SendResponse(BaseModel):
 
 
 @router.post("", status_code=201, response_model=SendResponse)
-def send_message(req: SendRequest, runtime: RuntimeDep, who: OperatorDep) -> dict[str, Any]:
+def send_message(
+    req: SendRequest, runtime: RuntimeDep, who: Annotated[Principal, require("message.send")]
+) -> dict[str, Any]:
     """Sign, seal and queue a message. 201 means it is durably stored and logged.
 
     With ``code`` (and ``params``), a pre-agreed catalogue message is sent; the channel
@@ -98,7 +101,7 @@ def full_view(runtime: NodeRuntime, view: dict[str, Any]) -> dict[str, Any]:
 @router.get("")
 def list_messages(
     runtime: RuntimeDep,
-    _: OperatorDep,
+    _: Annotated[Principal, require("message.read")],
     box: Annotated[str, Query(pattern="^(inbox|outbox)$")] = "inbox",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -111,12 +114,16 @@ def list_messages(
 
 
 @router.get("/{message_id}")
-def get_message(message_id: str, runtime: RuntimeDep, _: OperatorDep) -> dict[str, Any]:
+def get_message(
+    message_id: str, runtime: RuntimeDep, _: Annotated[Principal, require("message.read")]
+) -> dict[str, Any]:
     return full_view(runtime, runtime.queries.get(message_id))
 
 
 @router.get("/{message_id}/jws", response_class=PlainTextResponse)
-def get_jws(message_id: str, runtime: RuntimeDep, _: OperatorDep) -> PlainTextResponse:
+def get_jws(
+    message_id: str, runtime: RuntimeDep, _: Annotated[Principal, require("message.read")]
+) -> PlainTextResponse:
     """The signed message as a compact JWS, exactly as the sender signed it."""
     return PlainTextResponse(runtime.queries.jws(message_id), media_type="application/jose")
 
@@ -125,7 +132,7 @@ def get_jws(message_id: str, runtime: RuntimeDep, _: OperatorDep) -> PlainTextRe
 def get_receipt(
     message_id: str,
     runtime: RuntimeDep,
-    _: OperatorDep,
+    _: Annotated[Principal, require("message.read")],
     party: Annotated[str | None, Query(max_length=16)] = None,
 ) -> PlainTextResponse:
     """The delivery receipt: a compact JWS signed by the recipient party."""
@@ -135,7 +142,9 @@ def get_receipt(
 
 
 @router.post("/{message_id}/ack")
-def acknowledge(message_id: str, runtime: RuntimeDep, who: OperatorDep) -> dict[str, Any]:
+def acknowledge(
+    message_id: str, runtime: RuntimeDep, who: Annotated[Principal, require("message.ack")]
+) -> dict[str, Any]:
     """Acknowledge a received message as the authenticated operator."""
     done = runtime.messaging.acknowledge(message_id, operator=who.pseudonym, terminal=who.terminal)
     view = full_view(runtime, runtime.queries.get(message_id))
@@ -150,13 +159,18 @@ class TranslationRequest(BaseModel):
 
 
 @router.get("/{message_id}/translations")
-def translations(message_id: str, runtime: RuntimeDep, _: OperatorDep) -> dict[str, Any]:
+def translations(
+    message_id: str, runtime: RuntimeDep, _: Annotated[Principal, require("message.read")]
+) -> dict[str, Any]:
     return {"items": runtime.translations.of(message_id)}
 
 
 @router.post("/{message_id}/translations", status_code=201)
 def add_translation(
-    message_id: str, req: TranslationRequest, runtime: RuntimeDep, who: OperatorDep
+    message_id: str,
+    req: TranslationRequest,
+    runtime: RuntimeDep,
+    who: Annotated[Principal, require("translation.add")],
 ) -> dict[str, Any]:
     """Attach an unofficial translation, signed by the party; the original stays authoritative."""
     return runtime.translations.attach(

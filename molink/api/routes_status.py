@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
-from molink.api.deps import OperatorDep, RuntimeDep
+from molink.api.deps import RuntimeDep, require
 from molink.core.precedence import Precedence
+from molink.storage.operators import Principal
 
 __all__ = ["router"]
 
@@ -16,7 +17,7 @@ _RANKS = {p.rank: p.value for p in Precedence}
 
 
 @router.get("/status")
-def status(runtime: RuntimeDep, _: OperatorDep) -> dict[str, Any]:
+def status(runtime: RuntimeDep, _: Annotated[Principal, require("status.read")]) -> dict[str, Any]:
     """Links (up/degraded/down, RTT, last contact) and queue depth by precedence."""
     ctx = runtime.ctx
     with ctx.db.read() as conn:
