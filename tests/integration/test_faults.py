@@ -222,7 +222,7 @@ def test_kill_either_node_mid_burst_through_faulty_links_many_rounds(
 
 
 def _recipient_errors(client: httpx.Client, ids: list[str]) -> list[str]:
-    errors = []
+    errors: list[str] = []
     for mid in ids:
         view = client.get(f"/api/v1/messages/{mid}").json()
         errors.extend(str(r["last_error"] or "") for r in view["recipients"])
