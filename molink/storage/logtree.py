@@ -38,7 +38,8 @@ class DbHashReader:
             if last != first:
                 params[f"b{k}"] = last
         query = _nodes_query(tuple(first != last for _, first, last in runs))
-        found = {(r.level, r.idx): r.hash for r in self._conn.execute(query, params)}
+        rows = self._conn.execute(query, params).all()
+        found = {(level, idx): digest for level, idx, digest in rows}
         try:
             return [found[(n.level, n.index)] for n in ids]
         except KeyError as exc:
