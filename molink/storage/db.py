@@ -6,28 +6,38 @@ This is the ONE module that knows which database engine is in use
 * SQLite: WAL journal, ``synchronous=FULL``, a busy timeout, and write
   transactions opened with ``BEGIN IMMEDIATE`` so that two writers never
   deadlock on a lock upgrade.
-* PostgreSQL (psycopg 3): the log sequencer takes a transaction-scoped
-  advisory lock so that log indexes stay gapless under concurrent workers,
-  and outbox rows are claimed with ``FOR UPDATE SKIP LOCKED``.
+* PostgreSQL (psycopg 3): several worker processes share the database.
+  Every write transaction takes the log sequencer (a transaction-scoped advisory
+  lock) FIRST, before any row lock, unless it is opened with
+  ``write(sequenced=False)`` because it never appends to the log. Appends are thus
+  serialised from their start to their commit, so log indexes stay gapless, and
+  the one lock order (sequencer, then rows) rules out deadlocks between an append
+  and a row update. This mirrors SQLite's single writer (``BEGIN IMMEDIATE``).
+  Outbox rows are claimed with ``FOR UPDATE SKIP LOCKED``; session-level
+  advisory locks elect one leader among the workers and keep a second
+  ``molink serve`` off the same database (docs/adr/0002-several-workers.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, create_engine, event, text
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from molink.errors import ConfigError, StorageError
 
-__all__ = ["Database", "from_micros", "micros"]
+__all__ = ["Database", "SessionLock", "from_micros", "micros"]
 
 _SEQUENCER_LOCK_ID = 6962
+_MIGRATION_LOCK_ID = 6963
+# Session-level locks, held by one connection for as long as their holder runs.
+_SESSION_LOCK_IDS = {"leader": 6964, "serve": 6965}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -54,7 +64,9 @@ def normalise_url(url: str, base: Path | None = None) -> str:
 class Database:
     """A database engine with ``read()``/``write()`` transaction scopes."""
 
-    def __init__(self, url: str, *, base: Path | None = None, pool_size: int = 8) -> None:
+    def __init__(
+        self, url: str, *, base: Path | None = None, pool_size: int = 8, max_overflow: int = 8
+    ) -> None:
         self.url = normalise_url(url, base)
         try:
             if self.is_sqlite:
@@ -62,13 +74,13 @@ class Database:
                     self.url,
                     connect_args={"check_same_thread": False, "timeout": 30},
                     pool_size=pool_size,
-                    max_overflow=8,
+                    max_overflow=max_overflow,
                 )
                 event.listen(self.engine, "connect", _sqlite_connect)
                 event.listen(self.engine, "begin", _sqlite_begin)
             else:
                 self.engine = create_engine(
-                    self.url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True
+                    self.url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
                 )
         except Exception as exc:  # a bad URL or missing driver
             raise ConfigError(f"cannot open database {self.url!r}: {exc}") from exc
@@ -95,12 +107,25 @@ class Database:
     def is_postgres(self) -> bool:
         return self.url.startswith("postgresql")
 
+    @property
+    def libpq_url(self) -> str:
+        """The URL without SQLAlchemy's driver suffix (for psycopg itself, ``pg_dump``)."""
+        return self.url.replace("postgresql+psycopg://", "postgresql://", 1)
+
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction; commits on success, rolls back on any exception."""
+    def write(self, *, sequenced: bool = True) -> Iterator[Connection]:
+        """A write transaction; commits on success, rolls back on any exception.
+
+        Args:
+            sequenced: take the log sequencer first (PostgreSQL). Only a transaction
+                that never appends to the log may pass False (outbox claims, attempt
+                bookkeeping), so that it runs beside the sequenced ones.
+        """
         with self._translate(), self.engine.connect() as conn:
             conn.execution_options(molink_write=True)
             with conn.begin():
+                if sequenced:
+                    self.lock_sequencer(conn)
                 yield conn
 
     @contextmanager
@@ -116,18 +141,85 @@ class Database:
             raise StorageError(f"database error: {exc.orig!s}"[:500]) from exc
 
     def lock_sequencer(self, conn: Connection) -> None:
-        """Serialise log appends (PostgreSQL advisory lock; SQLite is single-writer already)."""
+        """Serialise log appends until commit (PostgreSQL advisory lock, re-entrant).
+
+        SQLite is single-writer already (``BEGIN IMMEDIATE``).
+        """
         if self.is_postgres:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEQUENCER_LOCK_ID})
 
-    def claim(self, query: Select[Any]) -> Select[Any]:
-        """Make an outbox query claim rows for this worker (PostgreSQL SKIP LOCKED)."""
+    def lock_migrations(self, conn: Connection) -> None:
+        """Serialise schema upgrades: workers starting together migrate one at a time."""
         if self.is_postgres:
-            return query.with_for_update(skip_locked=True)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
+
+    def claim(self, query: Select[Any], *, of: Table | None = None) -> Select[Any]:
+        """Lock the rows of ``of`` that ``query`` selects, skipping rows other workers hold.
+
+        PostgreSQL ``FOR UPDATE OF ... SKIP LOCKED``; SQLite has one writer, which
+        already excludes every other claim.
+        """
+        if self.is_postgres:
+            return query.with_for_update(skip_locked=True, of=of)
         return query
+
+    def session_lock(self, name: str) -> SessionLock:
+        """A named lock held by one process at a time (``leader``, ``serve``)."""
+        return SessionLock(self, _SESSION_LOCK_IDS[name])
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class SessionLock:
+    """A PostgreSQL session-level advisory lock, held on a dedicated connection.
+
+    ``try_acquire`` never waits. The lock is held until ``release`` or until the
+    holder's connection ends (its process died): the database then frees it, and
+    another process's next ``try_acquire`` wins. On SQLite there is one process
+    per database (``molink serve`` refuses more workers), so the lock is always held.
+    """
+
+    def __init__(self, db: Database, key: int) -> None:
+        self._db = db
+        self._key = key
+        self._conn: Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._db.is_sqlite or self._conn is not None
+
+    def try_acquire(self) -> bool:
+        """Hold the lock now if it is free; True while held (checks the connection)."""
+        if self._db.is_sqlite:
+            return True
+        try:
+            if self._conn is not None:
+                self._conn.execute(text("SELECT 1"))
+                return True
+            conn = self._db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})
+            if got.scalar():
+                self._conn = conn
+                return True
+            conn.close()
+            return False
+        except (OperationalError, DBAPIError):  # the database went away: lost the lock
+            self._drop()
+            return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            with suppress(OperationalError, DBAPIError):
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+            self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with suppress(OperationalError, DBAPIError):
+                conn.invalidate()  # a pooled connection must not keep the lock
+                conn.close()
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

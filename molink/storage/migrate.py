@@ -21,9 +21,10 @@ def _config() -> Config:
 
 
 def migrate(db: Database, revision: str = "head") -> None:
-    """Upgrade ``db`` to ``revision`` (idempotent)."""
+    """Upgrade ``db`` to ``revision`` (idempotent; concurrent callers take turns)."""
     cfg = _config()
     with db.engine.begin() as conn:
+        db.lock_migrations(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
