@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from molink.core import geo
 from molink.core.separation import (
+    ALWAYS,
     Conflict,
     ConflictKind,
     Item,
@@ -56,6 +57,7 @@ Floats = NDArray[np.float64]
 _LO, _START, _NUPV, _NENDP, _DEAD, _PARTY, _UP, _END = range(8)
 _H, _V, _PAD, _RADIUS, _SITE, _POINT, _LON, _LAT = range(8, 16)
 _NCOL = 16
+_LONG = -(2**62)  # the time bucket of long-lived items and permanent sites
 
 
 class BruteForceEngine:
@@ -173,13 +175,18 @@ class _Probe:
 class ConflictIndex:
     """Incremental deconfliction index: ``check`` costs O(log n + k) plus O(sqrt n) vectorised.
 
-    Spatial part: a shapely 2 ``STRtree`` over antimeridian-aware lon/lat boxes (an item that
-    crosses 180 degrees has two boxes; one that may reach a pole spans all longitudes) plus a
-    delta of boxes added since the last build, scanned with numpy and merged into a new tree
-    once it holds more than ``max(rebuild_min, 4 sqrt(n))`` boxes, so rebuilds are amortised.
-    Removal marks a slot dead (an update is a removal plus an add); dead slots leave the tree
-    at the next rebuild. Candidates then pass the party, altitude and time-window filter on a
-    column matrix (the interval part of the index).
+    Time part: the time axis is cut into buckets of ``time_bucket_s``; an item is filed under
+    every bucket its window, widened by the largest time pad, touches (items spanning more
+    than ``long_buckets`` buckets, and permanent sites, under one "long" bucket). Two windows
+    that overlap share an instant, so they share that instant's bucket.
+
+    Spatial part: per bucket, a shapely 2 ``STRtree`` over antimeridian-aware lon/lat boxes (an
+    item that crosses 180 degrees has two boxes; one that may reach a pole spans all
+    longitudes), plus a delta of boxes added since the last build, scanned with numpy and
+    merged into new trees once it holds more than ``max(rebuild_min, 4 sqrt(n))`` boxes, so
+    rebuilds are amortised. Removal marks a slot dead (an update is a removal plus an add);
+    dead slots leave the trees at the next rebuild. Candidates then pass the exact party,
+    altitude and time filter on a column matrix.
 
     Horizontal decision: disc against disc is one exact geodesic inverse. Otherwise both cores
     are projected onto the tangent plane at the checked volume's first vertex; the planar
@@ -187,9 +194,22 @@ class ConflictIndex:
     ``geo.core_distance`` decides exactly. The results equal ``BruteForceEngine``'s.
     """
 
-    def __init__(self, *, policy: SeparationPolicy | None = None, rebuild_min: int = 256) -> None:
+    def __init__(
+        self,
+        *,
+        policy: SeparationPolicy | None = None,
+        rebuild_min: int = 256,
+        time_bucket_s: int = 86_400,
+        long_buckets: int = 8,
+    ) -> None:
         self.policy = policy or SeparationPolicy()
         self._rebuild_min = rebuild_min
+        self._bucket_s = max(1, int(time_bucket_s))
+        self._long_buckets = max(1, int(long_buckets))
+        p = self.policy
+        self._pad_max = max(
+            [p.default.time_pad_s, p.site.time_pad_s] + [r.time_pad_s for _, r in p.per_kind]
+        )
         self._slot_of: dict[str, int] = {}
         self._items: list[Item] = []
         self._cores: list[geo.Core] = []
@@ -200,11 +220,12 @@ class ConflictIndex:
         self._templates = np.empty(64, dtype=object)
         self._boxes = np.zeros((64, 4), dtype=np.float64)
         self._box_slot = np.zeros(64, dtype=np.intp)
+        self._box_bucket = np.zeros(64, dtype=np.int64)
         self._nbox = 0
         self._multibox = False
         self._sites = 0
-        self._tree: shapely.STRtree | None = None
-        self._tree_slot = np.zeros(0, dtype=np.intp)
+        self._trees: dict[int, tuple[shapely.STRtree, Slots]] = {}
+        self._bucket_keys = np.zeros(0, dtype=np.int64)
         self._tree_upto = 0
 
     def __len__(self) -> int:
@@ -265,12 +286,14 @@ class ConflictIndex:
             more = max(bcap, nboxes)
             self._boxes = np.concatenate([self._boxes, np.zeros((more, 4), dtype=np.float64)])
             self._box_slot = np.concatenate([self._box_slot, np.zeros(more, dtype=np.intp)])
+            self._box_bucket = np.concatenate([self._box_bucket, np.zeros(more, dtype=np.int64)])
 
     def _append(self, item: Item) -> None:
         core, fp = item_core(item), item_shape(item)
         xyz = np.column_stack(geo.ecef(core.lon, core.lat))
         boxes = geo.core_bboxes(core, fp.radius_m, xyz)
-        self._grow(len(boxes))
+        buckets = self._buckets(*item_window(item))
+        self._grow(len(boxes) * len(buckets))
         slot = self._n
         if isinstance(item, ProtectedSite):
             is_site, rule, party, alive = True, self.policy.site, -1, True
@@ -287,43 +310,68 @@ class ConflictIndex:
         )  # fmt: skip
         self._alive[slot] = alive
         self._sites += is_site
-        self._multibox |= len(boxes) > 1
-        for box in boxes:
-            self._boxes[self._nbox] = box
-            self._box_slot[self._nbox] = slot
-            self._nbox += 1
+        self._multibox |= len(boxes) * len(buckets) > 1
+        for bucket in buckets:
+            for box in boxes:
+                self._boxes[self._nbox] = box
+                self._box_slot[self._nbox] = slot
+                self._box_bucket[self._nbox] = bucket
+                self._nbox += 1
         self._items.append(item)
         self._cores.append(core)
         self._templates[slot] = _ecef_template(core, xyz)
         self._slot_of[item.id] = slot
         self._n += 1
 
+    def _buckets(self, start: int, end: int) -> list[int]:
+        """Time buckets of a window widened by the largest pad; [_LONG] if too many."""
+        if (start, end) == ALWAYS:
+            return [_LONG]
+        first = (start - self._pad_max) // self._bucket_s
+        last = (end + self._pad_max - 1) // self._bucket_s
+        if last - first >= self._long_buckets:
+            return [_LONG]
+        return list(range(first, last + 1))
+
     def _rebuild(self) -> None:
         keep = np.flatnonzero(self._alive[self._box_slot[: self._nbox]])
-        b = self._boxes[keep]
-        self._tree = shapely.STRtree(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))
-        self._tree_slot = self._box_slot[keep]
+        keep = keep[np.argsort(self._box_bucket[keep], kind="stable")]
+        bucket = self._box_bucket[keep]
+        keys, first = np.unique(bucket, return_index=True)
+        self._trees = {}
+        for k, lo, hi in zip(
+            keys.tolist(), first.tolist(), [*first[1:].tolist(), len(keep)], strict=True
+        ):
+            rows = keep[lo:hi]
+            b = self._boxes[rows]
+            tree = shapely.STRtree(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))
+            self._trees[k] = (tree, self._box_slot[rows])
+        self._bucket_keys = np.asarray([k for k in keys.tolist() if k != _LONG], dtype=np.int64)
         self._tree_upto = self._nbox
 
-    def _query(self, boxes: list[geo.Box]) -> Slots:
-        """Slots whose boxes meet any of ``boxes``: sorted, without repeats."""
+    def _query(self, boxes: list[geo.Box], start: int, end: int) -> Slots:
+        """Slots whose boxes meet any of ``boxes`` in a time bucket of [start, end) widened
+        by the largest pad: sorted, without repeats."""
         found = []
-        if self._tree is not None:
-            if len(boxes) == 1:
-                hits = self._tree.query(shapely.box(*boxes[0]))
-            else:
-                q = np.asarray(boxes)
-                hits = self._tree.query(shapely.box(q[:, 0], q[:, 1], q[:, 2], q[:, 3]))[1]
-            found.append(self._tree_slot[hits])
+        first = (start - self._pad_max) // self._bucket_s
+        last = (end + self._pad_max - 1) // self._bucket_s
+        lo, hi = np.searchsorted(self._bucket_keys, [first, last + 1])
+        visit = [*self._bucket_keys[lo:hi].tolist(), _LONG]
+        qbox = shapely.box(*boxes[0]) if len(boxes) == 1 else shapely.box(*np.asarray(boxes).T)
+        for key in visit:
+            entry = self._trees.get(key)
+            if entry is not None:
+                hits = entry[0].query(qbox)
+                found.append(entry[1][hits if len(boxes) == 1 else hits[1]])
         if self._nbox > self._tree_upto:
             d = self._boxes[self._tree_upto : self._nbox]
             hit = np.zeros(len(d), dtype=np.bool_)
             for w, s, e, n in boxes:
                 hit |= (d[:, 0] <= e) & (d[:, 2] >= w) & (d[:, 1] <= n) & (d[:, 3] >= s)
             found.append(self._box_slot[self._tree_upto : self._nbox][hit])
-        out = found[0] if len(found) == 1 else np.concatenate(found or [self._tree_slot[:0]])
+        out = found[0] if len(found) == 1 else np.concatenate(found or [np.zeros(0, np.intp)])
         out.sort()
-        if (self._multibox or len(boxes) > 1) and len(out) > 1:
+        if (self._multibox or len(boxes) > 1 or len(found) > 1) and len(out) > 1:
             out = out[np.concatenate(([True], out[1:] != out[:-1]))]
         return out
 
@@ -376,7 +424,7 @@ class ConflictIndex:
             boxes = geo.disc_bboxes(fp.lon, fp.lat, reach)
         elif probe is not None:
             boxes = probe.boxes(reach)
-        slots = self._query(boxes)
+        slots = self._query(boxes, q.start, q.end)
         if len(slots) == 0:
             return []
         slots, h, m = self._filter(q, slots)

@@ -28,6 +28,7 @@ from molink.core.sites import ProtectedSite
 from molink.core.volume import Footprint, Volume, overlap_geojson
 
 __all__ = [
+    "ALWAYS",
     "Conflict",
     "ConflictKind",
     "Item",
@@ -47,7 +48,9 @@ __all__ = [
 
 Item = Volume | ProtectedSite
 """What a volume can conflict with."""
-_NEVER = (-(2**62), 2**62)
+#: The window of something permanent (a site without a validity window), epoch seconds.
+ALWAYS = (-(2**62), 2**62)
+_NEVER = ALWAYS
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,12 @@ POLICY = SeparationPolicy().with_kind("drone", SeparationRule(2000.0, 150.0, 300
 def test_index_equals_brute_force(data: st.DataObject) -> None:
     n = data.draw(st.integers(1, 30))
     items = [data.draw(volumes(f"v{i:02d}")) for i in range(n)]
-    idx = ConflictIndex(policy=POLICY, rebuild_min=data.draw(st.sampled_from([1, 4, 256])))
+    idx = ConflictIndex(
+        policy=POLICY,
+        rebuild_min=data.draw(st.sampled_from([1, 4, 256])),
+        time_bucket_s=data.draw(st.sampled_from([600, 3600, 86_400])),
+        long_buckets=data.draw(st.sampled_from([1, 3, 8])),
+    )
     ref = BruteForceEngine(policy=POLICY)
     site = ProtectedSite(
         id="site",
@@ -88,6 +93,17 @@ def test_index_equals_brute_force(data: st.DataObject) -> None:
         zone=Disc(*_at(*ARENAS[0], 10.0, 5000.0), 8000.0),
         provenance=Provenance("AE", "test"),
         ceiling_m=3000.0,
+    )
+    window = data.draw(st.sampled_from([(None, None), (T0 + 1800, T0 + 5400)]))
+    site = ProtectedSite(
+        id=site.id,
+        name=site.name,
+        kind=site.kind,
+        zone=site.zone,
+        provenance=site.provenance,
+        ceiling_m=site.ceiling_m,
+        start=window[0],
+        end=window[1],
     )
     everything: list[Volume | ProtectedSite] = [*items, site]
     for it in everything:
