@@ -23,7 +23,7 @@ import httpx
 from rich.console import Console
 
 from molink.cli.client import NodeClient
-from molink.cli.demo_scenario import play
+from molink.cli.demo_scenario import Team, play
 from molink.config import NodeConfig
 from molink.errors import MolinkError, PeerUnreachable
 from molink.services.admin import parse_bundle, register_peer
@@ -153,11 +153,12 @@ def _log_keys(config: NodeConfig) -> dict[str, str]:
 
 
 def _play_scenario(directory: Path, console: Console) -> None:
-    clients = {p: NodeClient(directory / p) for p in PARTIES}
+    duty = {p: NodeClient(directory / p) for p in PARTIES}
+    sup = {p: NodeClient(directory / p, role="supervisor") for p in PARTIES}
     try:
-        play(clients, console)
+        play(Team(duty, sup), console)
     finally:
-        for client in clients.values():
+        for client in [*duty.values(), *sup.values()]:
             client.close()
 
 

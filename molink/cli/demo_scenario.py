@@ -21,9 +21,17 @@ from molink.services.scenario import (
     OPENING_TRAFFIC,
 )
 
-__all__ = ["STEPS", "play", "wait_for"]
+__all__ = ["STEPS", "Team", "play", "wait_for"]
 
 Clients = dict[str, NodeClient]
+
+
+class Team:
+    """Each party's duty officer and supervisor, as API clients of their own node."""
+
+    def __init__(self, duty: Clients, supervisors: Clients) -> None:
+        self.duty = duty
+        self.sup = supervisors
 
 
 def wait_for(check: Callable[[], bool], *, timeout_s: float = 20.0, what: str = "") -> None:
@@ -45,7 +53,8 @@ def _has_message(client: NodeClient, mid: str) -> bool:
     return True
 
 
-def opening_traffic(clients: Clients, console: Console) -> None:
+def opening_traffic(team: Team, console: Console) -> None:
+    clients = team.duty
     """Messages on the restored dialogue, the emergency line and the trilateral."""
     for m in OPENING_TRAFFIC:
         answer = clients[m.sender].call(
@@ -75,7 +84,8 @@ def _channel_state(client: NodeClient, channel: str) -> Any:
     return client.call("GET", f"/api/v1/channels/{channel}")
 
 
-def dialogue_history(clients: Clients, console: Console) -> None:
+def dialogue_history(team: Team, console: Console) -> None:
+    clients = team.sup
     """The high-level dialogue: suspended in late 2021, restored on 2026-02-05."""
     channel = "us-ru-dialogue"
     for step in DIALOGUE_HISTORY:
@@ -96,11 +106,12 @@ def dialogue_history(clients: Clients, console: Console) -> None:
     console.print(f"  {channel} is now {state}")
 
 
-def coded_message(clients: Clients, console: Console) -> None:
+def coded_message(team: Team, console: Console) -> None:
+    clients = team.duty
     """Both sides agree the catalogue on the emergency line; RU sends a coded message."""
     channel = "us-ru-emergency"
     for party in ("US", "RU"):
-        clients[party].call("POST", f"/api/v1/channels/{channel}/catalogue/agree")
+        team.sup[party].call("POST", f"/api/v1/channels/{channel}/catalogue/agree")
     wait_for(
         lambda: clients["RU"].call("GET", f"/api/v1/channels/{channel}/catalogue")["in_force"],
         what="catalogue agreement",
@@ -121,7 +132,8 @@ def coded_message(clients: Clients, console: Console) -> None:
     console.print(f"  RU -> US coded CALLNOW, reads at US as: {view['rendered']['en']!r}")
 
 
-def unacknowledged_flash(clients: Clients, console: Console) -> None:
+def unacknowledged_flash(team: Team, console: Console) -> None:
+    clients = team.duty
     """A FLASH left unacknowledged: overdue after 2 min, escalated after 4 (demo deadlines)."""
     answer = clients["US"].call(
         "POST",
@@ -139,7 +151,8 @@ def unacknowledged_flash(clients: Clients, console: Console) -> None:
     )
 
 
-def mq9_incident(clients: Clients, console: Console) -> None:
+def mq9_incident(team: Team, console: Console) -> None:
+    clients = team.duty
     """The MQ-9 over the Black Sea, 14 March 2023: both accounts side by side."""
     iid = clients["US"].call(
         "POST",
@@ -180,7 +193,8 @@ def _exchange_records(giver: str, receiver: str) -> list[dict[str, str]]:
     ]
 
 
-def prisoner_exchange(clients: Clients, console: Console) -> None:
+def prisoner_exchange(team: Team, console: Console) -> None:
+    clients = team.sup
     """The exchange of 5 February 2026, mediated by the US and AE, to completion."""
     aid = clients["AE"].call(
         "POST", "/api/v1/ledger", json={"channel": "trilateral", "terms": EXCHANGE_TERMS}
@@ -223,7 +237,7 @@ def _await_reconciled(client: NodeClient, path: str, party: str) -> None:
     )
 
 
-STEPS: tuple[Callable[[Clients, Console], None], ...] = (
+STEPS: tuple[Callable[[Team, Console], None], ...] = (
     opening_traffic,
     dialogue_history,
     coded_message,
@@ -233,6 +247,6 @@ STEPS: tuple[Callable[[Clients, Console], None], ...] = (
 )
 
 
-def play(clients: Clients, console: Console) -> None:
+def play(team: Team, console: Console) -> None:
     for step in STEPS:
-        step(clients, console)
+        step(team, console)
