@@ -16,7 +16,10 @@ from molink.api import (
     routes_channels,
     routes_courier,
     routes_events,
+    routes_evidence,
     routes_federation,
+    routes_incidents,
+    routes_ledger,
     routes_log,
     routes_messages,
     routes_session,
@@ -28,6 +31,7 @@ from molink.api.problems import install_problem_handlers
 from molink.services.access import AccessOptions, AccessService, SourceLimiter
 from molink.services.audit import AuditService
 from molink.services.runtime import NodeRuntime
+from molink.web.routes import install_console
 
 __all__ = ["create_app"]
 
@@ -63,6 +67,9 @@ def create_app(
         routes_channels.router,
         routes_courier.router,
         routes_events.router,
+        routes_evidence.router,
+        routes_incidents.router,
+        routes_ledger.router,
         routes_log.router,
         routes_federation.router,
         routes_session.router,
@@ -70,6 +77,7 @@ def create_app(
         routes_audit.router,
     ):
         app.include_router(router)
+    install_console(app)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.max_body_bytes)
     app.add_middleware(
         AuditTrail,

@@ -14,7 +14,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from molink.cli.admin_cmds import audit_app, operator_app, terminal_app
 from molink.cli.client import NodeClient
+from molink.cli.log_cmds import evidence_app, log_app
 from molink.cli.render import message_panel, messages_table, status_tables
 from molink.config import NodeConfig
 from molink.core.canonical import parse_json
@@ -35,6 +37,11 @@ app = typer.Typer(
 )
 peer_app = typer.Typer(help="Pinned peers.", no_args_is_help=True)
 app.add_typer(peer_app, name="peer")
+app.add_typer(log_app, name="log")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(operator_app, name="operator")
+app.add_typer(terminal_app, name="terminal")
+app.add_typer(audit_app, name="audit")
 console = Console()
 err = Console(stderr=True)
 
