@@ -1,4 +1,8 @@
-"""An in-process event bus for live updates (SSE), safe to publish from worker threads."""
+"""An in-process event bus for live updates (SSE), safe to publish from worker threads.
+
+With several workers on PostgreSQL, ``molink.services.pgevents.PgEventBus`` extends it
+so that every worker's subscribers also see the other workers' events.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,14 @@ class EventBus:
         self._queue_size = queue_size
 
     def publish(self, kind: str, **data: Any) -> None:
-        event = Event(kind, data)
+        self._dispatch(Event(kind, data))
+
+    async def run(self) -> None:
+        """Background work of the bus while the node runs (none in-process)."""
+        return
+
+    def _dispatch(self, event: Event) -> None:
+        """Hand ``event`` to every local subscriber (from any thread)."""
         with self._lock:
             subscribers = list(self._subscribers)
         for loop, queue in subscribers:
