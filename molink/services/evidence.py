@@ -45,6 +45,7 @@ from molink.core.evidence_format import (
 from molink.core.jose import jws_parse
 from molink.core.keys import PartyPublicKeys
 from molink.core.merkle import consistency_proof, inclusion_proof
+from molink.core.note import is_valid_key_name
 from molink.errors import InvalidInput, MolinkError, NotFound
 from molink.services.context import NodeContext
 from molink.services.logkeys import witness_cosigner
@@ -227,17 +228,20 @@ class EvidenceService:
     async def _peer_logs(self, collected: _Collected) -> dict[str, PeerLogMaterial]:
         """Fetch, per peer log named by a receipt, its checkpoint and the named entries."""
         wanted: dict[str, set[int]] = {}
+        signers: dict[str, str] = {}
         for item in collected.items:
             for obj in (item.message, *item.acks):
-                for text in obj.receipts.values():
+                for party, text in obj.receipts.items():
                     origin, index = _receipt_log(text)
                     if origin and origin != self._ctx.log_origin:
                         wanted.setdefault(origin, set()).add(index)
+                        signers[origin] = party
         out: dict[str, PeerLogMaterial] = {}
         for origin, indexes in sorted(wanted.items()):
             peer = next((p for p in collected.peers if p.log_origin == origin), None)
             if peer is None or not peer.log_vkey:
-                out[origin] = PeerLogMaterial.missing(origin, "", "no pinned peer has this log")
+                reason = "no pinned peer has this log"
+                out[origin] = PeerLogMaterial.missing(origin, signers[origin], reason)
                 continue
             out[origin] = await fetch_peer_entries(self._transport, peer, sorted(indexes))
         return out
@@ -326,13 +330,15 @@ def _scan(
 
 
 def _receipt_log(text: str) -> tuple[str, int]:
-    """The (log origin, index) a stored receipt names; ("", -1) if unreadable."""
+    """The (log origin, index) a stored receipt names; ("", -1) if unusable in a bundle."""
     try:
         payload = parse_json(jws_parse(text).payload)
     except MolinkError:
         return "", -1
     origin, index = payload.get("log_origin"), payload.get("log_index")
-    if not isinstance(origin, str) or not isinstance(index, int) or index < 0:
+    if not isinstance(origin, str) or not is_valid_key_name(origin):
+        return "", -1
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         return "", -1
     return origin, index
 

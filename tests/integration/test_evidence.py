@@ -267,3 +267,18 @@ def test_broken_consistency_proof_fails_and_drops_witness_coverage(
     first = next(m for m in report.messages if m.id == ids[0])
     sent = next(r for r in first.records if r.type == "message.sent")
     assert sent.witnesses == ()
+
+
+def test_receipt_naming_an_unknown_log_is_reported_not_included(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from molink.storage.schema import peers
+
+    net, ids = _scenario(tmp_path)
+    with net["US"].runtime.ctx.db.write() as conn:
+        conn.execute(update(peers).where(peers.c.party == "RU").values(log_origin="moved/RU"))
+    report = verify_bundle(_export(net, "US", ids[:1]))
+    assert report.ok, report.failures
+    ru_log = next(log for log in report.logs if log.origin == "test.molink/RU")
+    assert (ru_log.party, ru_log.included) == ("RU", False)
+    assert ru_log.reason == "no pinned peer has this log"
