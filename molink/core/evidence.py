@@ -194,9 +194,9 @@ class _Objects:
         for origin, log in logs.items():
             for entry in log.entries.values():
                 payload = entry.payload or {}
-                for key in {payload.get("id"), payload.get("ref")}:
-                    if isinstance(key, str):
-                        self.by_ref.setdefault(key, []).append((origin, entry))
+                keys = [payload.get("id"), payload.get("ref")]
+                for key in dict.fromkeys(k for k in keys if isinstance(k, str)):
+                    self.by_ref.setdefault(key, []).append((origin, entry))
 
     def signed(self, path: str, kind: str, subject: str) -> SignedObject | None:
         data = self.files.get(path)

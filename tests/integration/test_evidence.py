@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -282,3 +284,55 @@ def test_receipt_naming_an_unknown_log_is_reported_not_included(tmp_path: Path) 
     ru_log = next(log for log in report.logs if log.origin == "test.molink/RU")
     assert (ru_log.party, ru_log.included) == ("RU", False)
     assert ru_log.reason == "no pinned peer has this log"
+
+
+def _mutate(rng: random.Random, data: bytes) -> bytes:
+    choice = rng.randrange(5)
+    if choice == 0 and data:
+        at = rng.randrange(len(data))
+        return data[:at] + bytes([data[at] ^ (1 << rng.randrange(8))]) + data[at + 1 :]
+    if choice == 1:
+        return data[: rng.randrange(len(data) + 1)]
+    if choice == 2:
+        return rng.randbytes(rng.randrange(64))
+    if choice == 3:
+        values = [[], {}, None, 7, "x", [1], {"id": [1]}, -1, 2**70, "../x"]
+        try:
+            body = json.loads(data)
+        except ValueError:
+            return data + b"\xff"
+        holder: Any = body
+        while True:  # walk down to a random member, then replace it
+            keys = sorted(holder) if isinstance(holder, dict) else list(range(len(holder)))
+            if not keys:
+                break
+            key = rng.choice(keys)
+            child = holder[key]
+            if isinstance(child, dict | list) and child and rng.random() < 0.7:
+                holder = child
+                continue
+            holder[key] = rng.choice(values)
+            break
+        return json.dumps(body).encode()
+    return data.replace(b"A", b"B", 1)
+
+
+def test_mutated_bundles_never_raise_but_malformed_data(
+    exported: tuple[MemNet, list[str], dict[str, bytes]],
+) -> None:
+    from molink.errors import MalformedData
+
+    _, _, files = exported
+    rng = random.Random(6962)
+    names = sorted(files)
+    failed = 0
+    for _ in range(400):
+        bad = dict(files)
+        for name in rng.sample(names, rng.randrange(1, 4)):
+            bad[name] = _mutate(rng, bad[name])
+        try:
+            report = verify_bundle(bad)
+        except MalformedData:
+            continue
+        failed += not report.ok
+    assert failed > 200
