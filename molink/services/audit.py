@@ -76,13 +76,13 @@ class AuditService:
             return self.record_in(conn, actor, **kwargs)
 
     def listing(self, filt: AuditFilter, *, limit: int, cursor: str | None) -> dict[str, Any]:
-        """Records oldest first; ``next`` is the cursor of the following page (or None)."""
+        """Records in the order recorded; ``next`` is the following page's cursor (or None)."""
         after = _parse_cursor(cursor) if cursor else None
         with self._ctx.db.read() as conn:
             rows = AuditRepo.listing(conn, filt, limit=limit + 1, after=after)
         more = len(rows) > limit
         rows = rows[:limit]
-        nxt = f"{rows[-1].time}.{rows[-1].id}" if more and rows else None
+        nxt = str(rows[-1].log_index) if more and rows else None
         return {"items": [view(r) for r in rows], "next": nxt}
 
 
@@ -103,8 +103,7 @@ def view(record: AuditRecord) -> dict[str, Any]:
     }
 
 
-def _parse_cursor(cursor: str) -> tuple[int, str]:
-    time, _, ident = cursor.partition(".")
-    if not time.isdigit() or not ident:
+def _parse_cursor(cursor: str) -> int:
+    if not cursor.isdigit() or len(cursor) > 19:
         raise InvalidInput("invalid cursor")
-    return int(time), ident
+    return int(cursor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, insert, or_, select
+from sqlalchemy import Connection, Row, insert, select
 
 from molink.storage.schema import audit
 
@@ -70,9 +70,9 @@ class AuditRepo:
 
     @staticmethod
     def listing(
-        conn: Connection, filt: AuditFilter, *, limit: int, after: tuple[int, str] | None = None
+        conn: Connection, filt: AuditFilter, *, limit: int, after: int | None = None
     ) -> list[AuditRecord]:
-        """Oldest first, keyset-paginated on ``(time, id)``."""
+        """In the order recorded (their log indexes), keyset-paginated on the log index."""
         query = select(audit)
         if filt.operator is not None:
             query = query.where(audit.c.operator == filt.operator)
@@ -88,8 +88,6 @@ class AuditRepo:
         if filt.until_us is not None:
             query = query.where(audit.c.time < filt.until_us)
         if after is not None:
-            query = query.where(
-                or_(audit.c.time > after[0], and_(audit.c.time == after[0], audit.c.id > after[1]))
-            )
-        rows = conn.execute(query.order_by(audit.c.time, audit.c.id).limit(limit))
+            query = query.where(audit.c.log_index > after)
+        rows = conn.execute(query.order_by(audit.c.log_index).limit(limit))
         return [AuditRecord.from_row(r) for r in rows]

@@ -200,12 +200,14 @@ class OperatorRepo:
         ).first()
         if row is None:
             raise NotAuthenticated("unknown bearer token")
+        if row.terminal_status != "approved":  # first: it explains a revoked token
+            check_terminal(row.terminal, row.terminal_status, None, None)
+        if row.disabled:
+            raise NotAuthenticated(f"operator {row.operator_id!r} is disabled")
         if row.revoked:
             raise NotAuthenticated("this session or token was revoked")
         if row.expires is not None and row.expires < now_us:
             raise NotAuthenticated("this session or token has expired")
-        if row.disabled:
-            raise NotAuthenticated(f"operator {row.operator_id!r} is disabled")
         check_terminal(row.terminal, row.terminal_status, row.geofence, location)
         return Principal(
             operator_id=row.operator_id,

@@ -279,7 +279,7 @@ audit = Table(
     Column("status", Integer, nullable=True),
     Column("detail", Text, nullable=True),
     Column("source", String(64), nullable=True),
-    Column("log_index", BigInteger, nullable=True),
+    Column("log_index", BigInteger, nullable=True, index=True),
 )
 
 # Signed channel lifecycle events, in the order this node stored them.

@@ -36,6 +36,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_action"), ["action"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_log_index"), ["log_index"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_operator"), ["operator"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_time"), ["time"], unique=False)
 
@@ -146,6 +147,7 @@ def downgrade() -> None:
     op.drop_table("login_challenges")
     with op.batch_alter_table("audit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_time"))
+        batch_op.drop_index(batch_op.f("ix_audit_log_index"))
         batch_op.drop_index(batch_op.f("ix_audit_operator"))
         batch_op.drop_index(batch_op.f("ix_audit_action"))
 
