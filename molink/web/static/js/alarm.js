@@ -157,11 +157,11 @@ function actions(msg) {
 
 function showDeferForm(msg) {
   deferring = true;
-  const reason = h("textarea", { id: "alarm-reason", rows: 2, required: true, minlength: 3, maxlength: 500 });
+  const reason = h("textarea", { id: "alarm-reason", rows: 2, required: true, maxlength: 500, "aria-describedby": "alarm-defer-error" });
   const minutes = h("select", { id: "alarm-minutes" },
     [2, 5, 10].map((m) => h("option", { value: m, selected: m === 5 }, t("alarm.minutes", { n: m }))));
   const status = h("p", { class: "error", role: "alert", id: "alarm-defer-error" });
-  const form = h("form", { class: "alarm-defer-form", onsubmit: (ev) => submitDefer(ev, msg, reason, minutes, status) },
+  const form = h("form", { class: "alarm-defer-form", novalidate: true, onsubmit: (ev) => submitDefer(ev, msg, reason, minutes, status) },
     h("label", { for: "alarm-reason" }, t("alarm.reason")), reason,
     h("label", { for: "alarm-minutes" }, t("alarm.for")), minutes,
     h("div", { class: "row" },

@@ -136,7 +136,8 @@ export function definitionList(pairs) {
 
 export function section(titleKey, ...children) {
   const id = `sec-${slug(titleKey)}`;
-  return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, t(titleKey)), ...children);
+  return h("section", { class: "panel", id: `panel-${slug(titleKey)}`, "aria-labelledby": id },
+    h("h2", { id }, t(titleKey)), ...children);
 }
 
 export function setBusy(el, busy) {
