@@ -68,10 +68,11 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def _authenticate(request: Request, token: str | None) -> Principal:
+def _authenticate(request: Request, token: str | None, location: str | None = None) -> Principal:
     if token is None:
         raise NotAuthenticated("send 'Authorization: Bearer <token>'")
-    who = get_access(request).authenticate(token, request.headers.get(LOCATION_HEADER))
+    where = location if location is not None else request.headers.get(LOCATION_HEADER)
+    who = get_access(request).authenticate(token, where)
     request.state.molink_principal = who
     return who
 
@@ -86,7 +87,11 @@ OperatorDep = Annotated[Principal, Depends(current_operator)]
 
 
 def authorize(
-    request: Request, action: str, *alternatives: str, token: str | None = None
+    request: Request,
+    action: str,
+    *alternatives: str,
+    token: str | None = None,
+    location: str | None = None,
 ) -> Principal:
     """Authenticate and require ``action`` (or any of ``alternatives``).
 
@@ -94,7 +99,7 @@ def authorize(
     """
     actions = (action, *alternatives)
     request.state.molink_action = action
-    who = _authenticate(request, token if token is not None else bearer_token(request))
+    who = _authenticate(request, token if token is not None else bearer_token(request), location)
     decisions = [authz.check(who.role, who.scopes, a) for a in actions]
     for decision in decisions:
         if decision.allowed:

@@ -27,10 +27,12 @@ async def events(
     request: Request,
     runtime: RuntimeDep,
     token: Annotated[str | None, Query(max_length=200)] = None,
+    location: Annotated[str | None, Query(max_length=64, description="lat,lon")] = None,
 ) -> StreamingResponse:
     """New messages, deliveries, acknowledgements, alerts and link changes, as they happen.
 
-    Browsers' EventSource cannot send headers, so the token may come as ``?token=``.
+    Browsers' EventSource cannot send headers, so the token may come as ``?token=`` (and
+    a geofenced terminal's location as ``?location=lat,lon``).
     Needs ``events.read``. The stream re-checks its credential on every keepalive and
     at once when access is revoked anywhere on the node; once revoked it sends
     ``event: revoked`` and closes.
@@ -40,8 +42,10 @@ async def events(
         request.state.molink_action = "events.read"
         raise NotAuthenticated("send a bearer token (header or ?token=)")
     ctx = runtime.ctx
-    await run_in_threadpool(lambda: authorize(request, "events.read", token=secret))
-    location = request.headers.get(LOCATION_HEADER)
+    location = request.headers.get(LOCATION_HEADER) or location
+    await run_in_threadpool(
+        lambda: authorize(request, "events.read", token=secret, location=location)
+    )
 
     def _still_allowed() -> bool:
         """Revocation reaches open streams: re-check the credential and its terminal."""

@@ -95,6 +95,14 @@ async def login(req: LoginRequest, request: Request) -> dict[str, Any]:
             location=request.headers.get(LOCATION_HEADER),
         )
     )
+    request.state.molink_principal = Principal(  # for the audit trail
+        operator_id=answer["operator"],
+        pseudonym=answer["operator"],
+        role=answer["role"],
+        terminal=answer["terminal"],
+        scopes=("*",),
+        kind="session",
+    )
     return answer
 
 

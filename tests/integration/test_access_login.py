@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.access import (
     PASSWORD,
+    Stream,
     TerminalKey,
     account,
     bearer,
@@ -230,6 +231,14 @@ def test_geofenced_terminal_must_report_a_location_inside(tmp_path: Path) -> Non
             assert moved.status_code == 403
             silent = await c.get("/api/v1/messages", headers=bearer(token))
             assert silent.status_code == 403
+            # EventSource sends no headers: the location rides in the query
+            refused = Stream(node.app, token)
+            assert (await refused.next())["status"] == 403
+            await refused.body_until_end()
+            await refused.close()
+            stream = Stream(node.app, token, "&location=50.45,30.52")
+            assert (await stream.next())["status"] == 200
+            await stream.close()
             bad = await c.put(
                 f"/api/v1/terminals/{key.id}/geofence",
                 json={"geofence": {"type": "Point", "coordinates": [1, 2]}},

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +12,7 @@ from molink.services.context import NodeContext
 from molink.services.registry import TerminalService
 from tests.support.access import (
     PASSWORD,
+    Stream,
     TerminalKey,
     account,
     bearer,
@@ -24,54 +23,6 @@ from tests.support.access import (
     totp,
 )
 from tests.support.memnet import MemNode, build_memnet, run
-
-WAIT_S = 10.0  # an upper bound for a stream to react, never a sleep
-
-
-class Stream:
-    """An SSE request driven straight through the ASGI app (httpx would buffer it)."""
-
-    def __init__(self, app: Any, token: str) -> None:
-        self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._gone = asyncio.Event()
-        self._first = True
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/api/v1/events",
-            "raw_path": b"/api/v1/events",
-            "root_path": "",
-            "query_string": f"token={token}".encode(),
-            "headers": [(b"host", b"node")],
-            "client": ("127.0.0.1", 40000),
-            "server": ("node", 80),
-        }
-        self.task = asyncio.create_task(app(scope, self._receive, self.messages.put))
-
-    async def _receive(self) -> dict[str, Any]:
-        if self._first:
-            self._first = False
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await self._gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def next(self) -> dict[str, Any]:
-        return await asyncio.wait_for(self.messages.get(), WAIT_S)
-
-    async def body_until_end(self) -> bytes:
-        chunks = []
-        while True:
-            message = await self.next()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-    async def close(self) -> None:
-        self._gone.set()
-        await asyncio.wait_for(self.task, WAIT_S)
 
 
 def _bare(node: MemNode) -> httpx.AsyncClient:

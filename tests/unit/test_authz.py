@@ -146,3 +146,20 @@ def test_docs_roles_md_carries_the_generated_table() -> None:
         "docs/roles.md is out of date: paste molink.core.authz.markdown_table() "
         "between the permission markers (python -m tests.support.roles_doc --write)"
     )
+
+
+def test_public_surface_is_pinned() -> None:
+    import molink.core.authz as authz
+
+    assert authz.__all__ == [
+        "ACTIONS",
+        "PERMISSIONS",
+        "ROLES",
+        "Action",
+        "Decision",
+        "check",
+        "markdown_table",
+        "parse_scopes",
+        "role_allows",
+        "scope_covers",
+    ]

@@ -167,3 +167,21 @@ def test_parse_location_never_leaks_foreign_errors(text: str) -> None:
     assert math.isfinite(lon)
     assert abs(lat) <= 90
     assert abs(lon) <= 180
+
+
+def test_public_surface_is_pinned() -> None:
+    import molink.core.geofence as geofence
+    import molink.core.terminal as terminal
+
+    assert geofence.__all__ == ["MAX_VERTICES", "Geofence", "parse_geofence", "parse_location"]
+    assert terminal.__all__ == [
+        "KINDS",
+        "enrol_text",
+        "login_text",
+        "parse_public_key",
+        "terminal_fingerprint",
+        "terminal_id",
+        "validate_label",
+        "validate_unit",
+        "verify_proof",
+    ]
