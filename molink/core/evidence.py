@@ -194,7 +194,7 @@ class _Objects:
         for origin, log in logs.items():
             for entry in log.entries.values():
                 payload = entry.payload or {}
-                keys = [payload.get("id"), payload.get("ref")]
+                keys = [payload.get("id"), payload.get("ref"), payload.get("target")]
                 for key in dict.fromkeys(k for k in keys if isinstance(k, str)):
                     self.by_ref.setdefault(key, []).append((origin, entry))
 

@@ -310,7 +310,7 @@ class EvidenceService:
 def _scan(
     ctx: NodeContext, conn: Connection, wanted: set[str], start: int, end: int
 ) -> dict[int, bytes]:
-    """Entries in ``[start, end)`` naming one of ``wanted`` (as id, ref or in refs)."""
+    """Entries in ``[start, end)`` naming one of ``wanted`` (as id, ref, target or in refs)."""
     found: dict[int, bytes] = {}
     for chunk in range(start, end, _SCAN_CHUNK):
         for row in ctx.log.entries(conn, chunk, min(end, chunk + _SCAN_CHUNK)):
@@ -320,7 +320,7 @@ def _scan(
                 continue
             if not isinstance(payload, dict):
                 continue
-            names = {payload.get("id"), payload.get("ref")}
+            names = {payload.get(k) for k in ("id", "ref", "target")}
             refs = payload.get("refs")
             if isinstance(refs, list):
                 names |= {r for r in refs if isinstance(r, str)}
