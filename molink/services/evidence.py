@@ -253,23 +253,7 @@ class EvidenceService:
     ) -> bytes:
         ctx = self._ctx
         files: dict[str, bytes] = {}
-        bundle_messages = []
-        for item in c.items:
-            m = item.message
-            files[message_path(m.id)] = m.jws.encode("ascii")
-            _put_receipts(files, m)
-            for ack in item.acks:
-                files[ack_path(ack.id)] = ack.jws.encode("ascii")
-                _put_receipts(files, ack)
-            bundle_messages.append(
-                BundleMessage(
-                    id=m.id,
-                    jws_sha256=m.sha,
-                    disclosed=True,
-                    receipts=tuple(sorted(m.receipts)),
-                    acks=tuple(BundleAck(a.id, tuple(sorted(a.receipts))) for a in item.acks),
-                )
-            )
+        bundle_messages = [_put_item(files, item) for item in c.items]
         own = c.own
         logs = [BundleLog(ctx.log_origin, ctx.party)]
         _put_log(files, ctx.log_origin, self._log.vkey, own.note, own.size, own.entries, own.older)
@@ -287,11 +271,7 @@ class EvidenceService:
             files[jwks_path(party)] = _jwks(keys)
         witnesses = {witness_cosigner(ctx.keys, ctx.log_origin).vkey}
         witnesses |= {p.witness_vkey for p in c.peers if p.witness_vkey}
-        names = []
-        for vkey in sorted(witnesses):
-            name = vkey.split("+", 1)[0]
-            names.append(name)
-            files[witness_vkey_path(name)] = (vkey + "\n").encode("ascii")
+        names = [_put_witness(files, vkey) for vkey in sorted(witnesses)]
         manifest = Manifest(
             exporter=ctx.party,
             created=format_utc(ctx.clock.now()),
@@ -305,6 +285,29 @@ class EvidenceService:
         if len(files) > MAX_BUNDLE_FILES:
             raise InvalidInput("the bundle would hold too many files: narrow the selection")
         return write_bundle(files, when=ctx.clock.now())
+
+
+def _put_item(files: dict[str, bytes], item: _Item) -> BundleMessage:
+    """Write a message, its receipts, acks and their receipts; return its manifest item."""
+    m = item.message
+    files[message_path(m.id)] = m.jws.encode("ascii")
+    _put_receipts(files, m)
+    for ack in item.acks:
+        files[ack_path(ack.id)] = ack.jws.encode("ascii")
+        _put_receipts(files, ack)
+    return BundleMessage(
+        id=m.id,
+        jws_sha256=m.sha,
+        disclosed=True,
+        receipts=tuple(sorted(m.receipts)),
+        acks=tuple(BundleAck(a.id, tuple(sorted(a.receipts))) for a in item.acks),
+    )
+
+
+def _put_witness(files: dict[str, bytes], vkey: str) -> str:
+    name = vkey.split("+", 1)[0]
+    files[witness_vkey_path(name)] = (vkey + "\n").encode("ascii")
+    return name
 
 
 def _scan(

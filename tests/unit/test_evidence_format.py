@@ -232,3 +232,23 @@ def test_an_empty_but_well_formed_bundle_reports_its_missing_files() -> None:
     subjects = " ".join(c.detail for c in report.failures)
     assert "keys/jwks/US.json is missing" in subjects
     assert "checkpoint is missing" in subjects
+
+
+def test_public_surfaces_are_pinned() -> None:
+    import molink.core.evidence as evidence
+    import molink.core.evidence_format as fmt
+
+    assert sorted(evidence.__all__) == [
+        "AckView",
+        "Check",
+        "EvidenceReport",
+        "KeyView",
+        "LogRecord",
+        "LogView",
+        "MessageView",
+        "Outcome",
+        "ReceiptView",
+        "verify_bundle",
+    ]
+    assert {"read_bundle", "write_bundle", "parse_manifest", "check_name"} <= set(fmt.__all__)
+    assert all(hasattr(fmt, name) for name in fmt.__all__)
