@@ -27,12 +27,50 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 def canonical_json(value: Any) -> bytes:
     """Serialise ``value`` as RFC 8785 canonical JSON (UTF-8 bytes)."""
-    parts: list[str] = []
-    _write(value, parts)
+    text = _PLAIN_ENCODER.encode(value) if _plain(value) else _canonical_text(value)
     try:
-        return "".join(parts).encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidInput("string is not valid Unicode (lone surrogate)") from exc
+
+
+# For "plain" values - no floats, integers within I-JSON, ASCII member names, only the
+# built-in types - RFC 8785 output is exactly what the json module's C encoder writes
+# with sorted keys and no white space: code-point order equals UTF-16 order for ASCII
+# names, integers print as repr(), and strings are escaped by the same
+# ``encode_basestring`` as ``_string``. Everything else takes ``_canonical_text``.
+_PLAIN_ENCODER = json.JSONEncoder(
+    ensure_ascii=False,
+    allow_nan=False,
+    sort_keys=True,
+    separators=(",", ":"),
+    check_circular=False,  # _plain has walked the value: a cycle never gets here
+)
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(item) is not str and not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(type(item) is str or _plain(item) for item in value)
+    return False
+
+
+def _canonical_text(value: Any) -> str:
+    """The general serialiser: RFC 8785 for any I-JSON value, ``InvalidInput`` otherwise."""
+    parts: list[str] = []
+    _write(value, parts)
+    return "".join(parts)
 
 
 def parse_json(data: bytes | str, *, max_depth: int = 32) -> Any:
@@ -46,13 +84,10 @@ def parse_json(data: bytes | str, *, max_depth: int = 32) -> Any:
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constant,
-            parse_float=_finite_float,
-            parse_int=_ijson_int,
-        )
+        if isinstance(text, str) and not text.startswith("\ufeff"):
+            value = _DECODER.decode(text)  # what json.loads does, without building a decoder
+        else:
+            value = json.loads(text, **_HOOKS)
         too_deep = _depth(value) > max_depth
     except (ValueError, RecursionError) as exc:
         raise MalformedData(f"invalid JSON: {exc}") from exc
@@ -101,12 +136,29 @@ def _ijson_int(text: str) -> int | float:
     return _finite_float(text)
 
 
+# Built once: json.loads would build a decoder with these hooks on every call.
+_HOOKS: dict[str, Any] = {
+    "object_pairs_hook": _no_duplicates,
+    "parse_constant": _no_constant,
+    "parse_float": _finite_float,
+    "parse_int": _ijson_int,
+}
+_DECODER = json.JSONDecoder(**_HOOKS)
+
+
 def _depth(value: Any) -> int:
+    """Nesting depth of containers: 0 for a scalar, 1 for a flat array or object."""
     if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+        items: Any = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return 0
+    deepest = 0
+    for item in items:
+        if isinstance(item, dict | list):
+            deepest = max(deepest, _depth(item))
+    return 1 + deepest
 
 
 def _write(value: Any, out: list[str]) -> None:

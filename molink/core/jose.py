@@ -162,8 +162,8 @@ def _concat_kdf(shared: bytes, alg: str, apu: bytes, apv: bytes) -> bytes:
     return hashlib.sha256(b"\x00\x00\x00\x01" + shared + other).digest()
 
 
-def _protected_header() -> str:
-    return b64url_encode(canonical_json({"cty": "JOSE", "enc": JWE_ENC, "typ": "molink-env"}))
+_PROTECTED = {"cty": "JOSE", "enc": JWE_ENC, "typ": "molink-env"}
+_PROTECTED_B64 = b64url_encode(canonical_json(_PROTECTED))
 
 
 def jwe_seal(
@@ -193,7 +193,7 @@ def jwe_seal(
                 "encrypted_key": b64url_encode(aes_key_wrap(kek, cek)),
             }
         )
-    protected = _protected_header()
+    protected = _PROTECTED_B64
     aad_b64 = b64url_encode(aad)
     iv = random(12)
     sealed = AESGCM(cek).encrypt(iv, plaintext, f"{protected}.{aad_b64}".encode("ascii"))
@@ -235,7 +235,11 @@ def jwe_open(envelope: Mapping[str, Any], *, kid: str, private: X25519PrivateKey
         DecryptionFailed: the key unwrap or the GCM tag fails (tampering).
     """
     protected_b64 = _member(envelope, "protected")
-    protected = parse_json(b64url_decode(protected_b64))
+    # Our own header (every molink envelope) needs no parsing; any other is parsed.
+    if protected_b64 == _PROTECTED_B64:
+        protected: Any = _PROTECTED
+    else:
+        protected = parse_json(b64url_decode(protected_b64))
     if not isinstance(protected, dict) or protected.get("enc") != JWE_ENC:
         raise MalformedData("JWE protected header must name enc A256GCM")
     if "crit" in protected or "zip" in protected:
