@@ -4,6 +4,7 @@ compose, every screen under the strict CSP, and conflicts on the map."""
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -233,3 +234,24 @@ def test_the_token_is_not_in_any_url(net: ProcNet, open_console: Callable[..., C
     assert any(url.endswith("/api/v1/events") for url in us.requests), us.requests
     token = token_of(net["US"])
     assert all(token not in url for url in us.requests)
+
+
+def test_evidence_export_downloads_a_bundle(
+    net: ProcNet, open_console: Callable[..., Console]
+) -> None:
+    if "/api/v1/evidence/export" not in openapi_paths(net["US"]):
+        pytest.skip("evidence export (POST /api/v1/evidence/export) is not on the node")
+    _direct_channel(net)  # at least one message in the outbox
+    with api(net["US"]) as client:
+        outbox = client.get("/api/v1/messages", params={"box": "outbox", "limit": 1}).json()
+    message_id = outbox["items"][0]["id"]
+    us = open_console(net["US"])
+    us.goto(f"evidence?ids={message_id}")
+    assert us.page.input_value("#ev-ids") == message_id
+    with us.page.expect_download() as download:
+        us.page.click("#evidence-export")
+    path = download.value.path()
+    assert download.value.suggested_filename.endswith(".zip")
+    with zipfile.ZipFile(path) as bundle:
+        assert "manifest.json" in bundle.namelist()
+    us.page.wait_for_selector("#evidence-status .notice-ok")

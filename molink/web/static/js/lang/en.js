@@ -288,7 +288,7 @@ export default {
   "log.updated": "Updated",
   "log.checkpoint": "Latest signed checkpoint",
 
-  "evidence.hint": "A bundle an outsider verifies offline with standard tools (`molink evidence verify`): signed messages, receipts, acknowledgements, cosigned checkpoints and proofs.",
+  "evidence.hint": "A bundle an outsider verifies offline with standard tools (molink evidence verify): signed messages, receipts, acknowledgements, cosigned checkpoints and proofs.",
   "evidence.feature": "Evidence export is not on this node yet.",
   "evidence.ids": "Message ids",
   "evidence.ids_hint": "One per line; or leave empty and give a time range.",

@@ -190,6 +190,7 @@ async function build(root, params) {
   replace(root, h("h1", { tabindex: "-1", id: "compose-h" }, t("nav.compose")),
     can("message.send") ? form : ui.notAvailable("compose.not_allowed"));
   drawParams();
+  if (!reply && els.channel.value) onChannel(channels);
   if (params.mode === "coded") {
     $("input[value=coded]", form).checked = true;
     setMode("coded");

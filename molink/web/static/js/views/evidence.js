@@ -13,7 +13,7 @@ function form(params) {
   const since = h("input", { type: "datetime-local", step: 1 });
   const until = h("input", { type: "datetime-local", step: 1 });
   const out = h("div", { role: "status", id: "evidence-status" });
-  return h("form", { class: "stack", onsubmit: (ev) => exportBundle(ev, ids, since, until, out) },
+  return h("form", { class: "stack narrow", onsubmit: (ev) => exportBundle(ev, ids, since, until, out) },
     field("ev-ids", t("evidence.ids"), ids, t("evidence.ids_hint")),
     h("div", { class: "row" }, field("ev-since", t("evidence.since"), since), field("ev-until", t("evidence.until"), until)),
     h("p", { class: "hint" }, t("evidence.utc")),

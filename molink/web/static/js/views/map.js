@@ -19,6 +19,7 @@ let groups = {};
 let basemap = null;
 let listEl = null;
 let legendEl = null;
+let noticeEl = null;
 
 const STYLE = {
   notifications: { color: "#4fb3d9", weight: 2, fillOpacity: 0.15, className: "map-notification" },
@@ -104,6 +105,8 @@ async function loadLayers() {
       available ? String(feats.length) : t("common.not_available_short")));
   });
   replace(legendEl, legend);
+  const none = results.every((r) => !r.available) && fromAlerts.length === 0;
+  replace(noticeEl, none ? ui.notAvailable("map.feature") : "");
   replace(listEl, items.length ? items : h("li", { class: "empty" }, t("map.no_conflicts")));
   $("#map")?.setAttribute("data-conflicts", String(groups.conflicts.getLayers().length));
 }
@@ -164,7 +167,8 @@ export const mapView = {
     const el = h("div", { id: "map", class: "map", role: "region", "aria-label": t("map.region") });
     listEl = h("ul", { class: "map-list", id: "map-list" });
     legendEl = h("ul", { class: "legend", id: "map-legend" });
-    replace(root, ui.heading("nav.map"), h("div", { class: "map-layout" }, el,
+    noticeEl = h("div", { id: "map-notice" });
+    replace(root, ui.heading("nav.map"), noticeEl, h("div", { class: "map-layout" }, el,
       h("aside", { class: "map-side" }, ui.section("map.legend", legendEl), ui.section("map.conflicts_sites", listEl))));
     if (map) map.remove();
     makeMap(el);

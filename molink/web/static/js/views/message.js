@@ -48,7 +48,7 @@ function codedTexts(m) {
     Object.entries(m.rendered).map(([code, text]) =>
       h("div", { class: ["rendition", code === lang() ? "mine" : ""], lang: code },
         h("span", { class: "tag" }, code), " ", text)),
-    m.params ? ui.definitionList(Object.entries(m.params)) : null);
+    m.params ? ui.definitionList(Object.entries(m.params).filter(([k]) => !k.startsWith("catalogue"))) : null);
 }
 
 function translations(m) {

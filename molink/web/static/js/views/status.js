@@ -26,7 +26,7 @@ function linkRow(link) {
 }
 
 function alertRow(a) {
-  return h("tr", { class: [`alert-${a.kind}`, `sev-${String(a.severity || "").toLowerCase().replaceAll(" ", "-")}`] },
+  return h("tr", { "data-kind": a.kind },
     h("td", {}, timeEl(a.created)),
     h("td", {}, h("span", { class: ["chip", `alert-${a.kind}`] }, t(`alert.${a.kind}`))),
     h("td", {}, a.severity ? ui.precedenceChip(a.severity) : "—"),
