@@ -304,9 +304,23 @@ class Outbox:
             if party is None or party == name:
                 link.wake.set()
 
+    def repair_schedule(self) -> int:
+        """Make items due now that were scheduled beyond the longest backoff; count them.
+
+        No retry is ever scheduled more than ``backoff_cap_s`` ahead, so a later one was
+        set by a clock that has since been set back (an NTP step, a corrected skew).
+        Without this, such items would sit out the whole step before their next try.
+        """
+        now_us = self._ctx.now_us()
+        horizon_us = now_us + int((self._backoff_cap_s + 1.0) * 1_000_000)
+        with self._ctx.db.write() as conn:
+            return self._ctx.messages.reschedule_beyond(conn, horizon_us, now_us)
+
     async def run(self) -> None:
         """Run until cancelled."""
         self.refresh_peers()
+        await anyio.to_thread.run_sync(self.repair_schedule)
+        loop = asyncio.get_running_loop()
         async with self._ctx.events.subscribe() as queue:
             watcher = asyncio.create_task(self._watch(queue))
             try:
@@ -314,8 +328,12 @@ class Outbox:
                     for party, link in self.links.items():
                         if party not in self._tasks or self._tasks[party].done():
                             self._tasks[party] = asyncio.create_task(self._run_link(link))
+                    wall, mono = self._ctx.now_us(), loop.time()
                     await asyncio.sleep(5.0)
                     await anyio.to_thread.run_sync(self.refresh_peers)
+                    elapsed_us = (loop.time() - mono) * 1_000_000
+                    if self._ctx.now_us() - wall < elapsed_us - 1_000_000:  # clock set back
+                        await anyio.to_thread.run_sync(self.repair_schedule)
             finally:
                 watcher.cancel()
                 for task in self._tasks.values():

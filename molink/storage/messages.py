@@ -152,6 +152,19 @@ class MessageRepo:
         return out
 
     @staticmethod
+    def reschedule_beyond(conn: Connection, horizon_us: int, now_us: int) -> int:
+        """Make undelivered items scheduled after ``horizon_us`` due at ``now_us``; count."""
+        result = conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.status.in_(("queued", "sent")),
+                deliveries.c.next_attempt > horizon_us,
+            )
+            .values(next_attempt=now_us)
+        )
+        return int(result.rowcount or 0)
+
+    @staticmethod
     def mark_attempt(
         conn: Connection, items: Sequence[Delivery], error: str | None, next_attempt_us: int
     ) -> None:
