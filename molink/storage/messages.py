@@ -15,6 +15,9 @@ from molink.storage.schema import channel_seq, deliveries, messages
 __all__ = ["Delivery", "MessageRepo"]
 
 STATUS_ORDER = ("queued", "sent", "delivered", "acknowledged")
+# Undelivered outbox rows. Spelled as IN, not != "delivered": an inequality on the first
+# column of ix_deliveries_due makes SQLite scan every delivery ever made on each drain.
+PENDING = ("queued", "sent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,7 @@ class MessageRepo:
             .join(messages, messages.c.id == deliveries.c.message_id)
             .where(
                 deliveries.c.recipient == recipient,
-                deliveries.c.status != "delivered",
+                deliveries.c.status.in_(PENDING),
                 deliveries.c.next_attempt <= now_us,
             )
             .order_by(deliveries.c.prec_rank, deliveries.c.created, deliveries.c.message_id)
@@ -143,7 +146,7 @@ class MessageRepo:
         """Undelivered items per recipient and precedence rank."""
         rows = conn.execute(
             select(deliveries.c.recipient, deliveries.c.prec_rank, func.count())
-            .where(deliveries.c.status != "delivered")
+            .where(deliveries.c.status.in_(PENDING))
             .group_by(deliveries.c.recipient, deliveries.c.prec_rank)
         )
         out: dict[str, dict[int, int]] = {}
