@@ -15,6 +15,7 @@ from typing import Any
 from molink.core.precedence import Precedence
 from molink.storage.messages import Delivery
 from tests.support.memnet import build_memnet, run
+from tests.support.procnet import wait_until
 
 
 def test_message_committed_during_a_drain_goes_out_without_waiting(tmp_path: Path) -> None:
@@ -58,5 +59,12 @@ def test_message_committed_during_a_drain_goes_out_without_waiting(tmp_path: Pat
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    run(scenario())
+    try:
+        run(scenario())
+    finally:
+        for node in net.nodes.values():
+            # A worker thread of the cancelled outbox may still hold a connection.
+            pool: Any = node.runtime.ctx.db.engine.pool
+            wait_until(lambda pool=pool: pool.checkedout() == 0, timeout=10, what="pool idle")
+            node.runtime.ctx.db.dispose()
     assert "second" in late
