@@ -15,7 +15,8 @@ function asFeature(item) {
   if (!item || typeof item !== "object") return null;
   if (item.type === "Feature") return item;
   if (item.feature?.type === "Feature") return { ...item.feature, properties: { ...item, ...item.feature.properties } };
-  const geometry = item.geometry || item.overlap || item.area || item.footprint;
+  let geometry = item.geometry || item.overlap || item.area || item.footprint;
+  if (geometry?.type === "Feature") geometry = geometry.geometry;
   if (geometry?.type) return { type: "Feature", geometry, properties: item };
   const lat = item.lat ?? item.latitude;
   const lon = item.lon ?? item.longitude;

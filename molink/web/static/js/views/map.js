@@ -2,18 +2,21 @@
 // zones, conflicts and intrusions, and live tracks, over an offline basemap built from
 // the Natural Earth boundaries the node ships (/ui/basemap.geojson). No tile server.
 import * as L from "../../vendor/leaflet/leaflet-src.esm.js";
-import { has, post } from "../api.js";
+import { get, has, post } from "../api.js";
 import * as data from "../data.js";
 import { $, field, h, replace, select } from "../dom.js";
 import { t } from "../i18n.js";
 import * as mapdata from "../mapdata.js";
 import { can, state } from "../store.js";
-import { fromUtcInput, timeEl } from "../time.js";
+import { duration, fromUtcInput, timeEl } from "../time.js";
 import * as ui from "../ui.js";
 
 const LAYERS = ["notifications", "sites", "conflicts", "tracks"];
-const KINDS = ["airspace_reservation", "drone_operations", "special_caution_area", "laser_use", "naval_hazardous_operation",
-  "major_exercise", "ballistic_missile_launch", "humanitarian_static_site", "humanitarian_movement"];
+// Kinds filed here are centred on a point with a radius; the node's templates
+// (GET /api/v1/notifications/templates) supply each kind's other particulars.
+const POINT_KINDS = ["airspace_reservation", "naval_hazardous_operation", "laser_use", "humanitarian_static_site",
+  "ballistic_missile_launch"];
+let templates = {};
 let map = null;
 let groups = {};
 let basemap = null;
@@ -28,10 +31,21 @@ const STYLE = {
   tracks: { color: "#b58cff", weight: 2, className: "map-track" },
 };
 
+const shortIds = (text) => String(text).replace(/\b([0-9a-f]{8})-[0-9a-f-]{27}\b/g, "$1");
+
 function label(props) {
+  return shortIds(fullLabel(props));
+}
+
+function fullLabel(props) {
   const p = props || {};
-  return [p.title || p.name || p.kind || "", p.party || p.from || "", p.start ? `${p.start} → ${p.end || ""}` : "",
-    p.lower_m !== undefined ? `${p.lower_m}–${p.upper_m} m` : ""].filter(Boolean).join(" · ");
+  if (p.suggestion !== undefined || p.volume_id) {
+    return [p.title || t(`map.conflict_kind`, { kind: p.kind || "" }), (p.parties || []).join("–"),
+      p.separation_m !== undefined ? `${Math.round(p.separation_m)} m` : "", suggestion(p)].filter(Boolean).join(" · ");
+  }
+  return [p.title || p.name || p.kind || "", p.party || p.declared_by || p.from || "",
+    p.start ? `${p.start} → ${p.end || ""}` : "", p.lower_m !== undefined ? `${p.lower_m}–${p.upper_m} m` : "",
+    p.verification || ""].filter(Boolean).join(" · ");
 }
 
 function toLayer(feature, layer) {
@@ -70,13 +84,51 @@ async function loadBasemap() {
   basemap.bringToBack();
 }
 
+/** The suggested resolution in the interface language (the node's text otherwise). */
+function suggestion(p) {
+  const s = p.suggested;
+  if (!s) return p.suggestion || (p.volume_id ? t("map.no_resolution") : "");
+  const parts = [];
+  if (s.time_shift_s) parts.push(t(s.time_shift_s > 0 ? "map.later" : "map.earlier", { time: duration(Math.abs(s.time_shift_s)) }));
+  if (s.altitude_shift_m) parts.push(t(s.altitude_shift_m > 0 ? "map.up" : "map.down", { m: Math.round(Math.abs(s.altitude_shift_m)) }));
+  return parts.length ? t("map.suggest", { what: parts.join(", ") }) : "";
+}
+
+function resolveButton(p) {
+  if (!p.volume_id || p.move !== state.party || !p.suggested || !can("notification.file")) return null;
+  if (!has("/api/v1/notifications/{notification_id}/resolve", "post")) return null;
+  return h("button", { type: "button", class: "btn btn-small", onclick: async () => {
+    try {
+      await post(`/api/v1/notifications/${encodeURIComponent(p.volume_id)}/resolve`, { other: p.other_id, option: "suggested" });
+      ui.toast(t("map.resolved"));
+      await loadLayers();
+    } catch (exc) {
+      ui.toast(exc.problem?.detail || exc.message, "error");
+    }
+  } }, t("map.resolve"));
+}
+
 function listItem(feature, layer, leafletLayer) {
   const p = feature.properties || {};
   const item = h("li", { class: `map-item map-item-${layer}` },
     h("button", { type: "button", class: "link", onclick: () => focusOn(leafletLayer) },
       h("span", { class: ["chip", `layer-${layer}`] }, t(`map.one.${layer}`)), " ", label(p) || t("map.unnamed")),
-    p.created ? h("span", {}, " ", timeEl(p.created)) : null);
+    p.created ? h("span", {}, " ", timeEl(p.created)) : null, " ", resolveButton(p));
   return item;
+}
+
+let fitted = false;
+
+/** On first load, frame what there is to see (conflicts first, else everything). */
+function fitOnce() {
+  if (fitted) return;
+  const target = groups.conflicts.getLayers().length ? groups.conflicts
+    : L.featureGroup(LAYERS.flatMap((n) => groups[n].getLayers()));
+  const bounds = target.getBounds?.();
+  if (bounds?.isValid()) {
+    map.fitBounds(bounds.pad(0.5), { maxZoom: 7 });
+    fitted = true;
+  }
 }
 
 function focusOn(layer) {
@@ -88,7 +140,11 @@ function focusOn(layer) {
 
 async function loadLayers() {
   const results = await Promise.all(LAYERS.map((name) => mapdata.load(name)));
-  const fromAlerts = await mapdata.alertFeatures();
+  // Conflicts come from /conflicts when the node has it; alerts add intrusions (and
+  // conflicts, on a node without /conflicts).
+  const alerts = await mapdata.alertFeatures();
+  const fromAlerts = results[LAYERS.indexOf("conflicts")].available
+    ? alerts.filter((f) => f.properties?.kind === "intrusion") : alerts;
   const legend = [];
   const items = [];
   LAYERS.forEach((name, i) => {
@@ -109,12 +165,25 @@ async function loadLayers() {
   replace(noticeEl, none ? ui.notAvailable("map.feature") : "");
   replace(listEl, items.length ? items : h("li", { class: "empty" }, t("map.no_conflicts")));
   $("#map")?.setAttribute("data-conflicts", String(groups.conflicts.getLayers().length));
+  fitOnce();
 }
 
-function notificationForm() {
+async function loadTemplates() {
+  if (!has("/api/v1/notifications/templates")) return {};
+  try {
+    const items = (await get("/api/v1/notifications/templates")).items || [];
+    return Object.fromEntries(items.filter((it) => it.feature?.geometry?.type === "Point").map((it) => [it.kind, it.feature]));
+  } catch {
+    return {};
+  }
+}
+
+async function notificationForm() {
   if (!has("/api/v1/notifications", "post") || !can("notification.file")) return null;
+  templates = await loadTemplates();
+  const kinds = Object.keys(templates).length ? POINT_KINDS.filter((k) => templates[k]) : ["airspace_reservation"];
   const f = {
-    kind: select(KINDS.map((k) => [k, t(`notice.${k}`)]), "airspace_reservation"),
+    kind: select(kinds.map((k) => [k, t(`notice.${k}`)]), kinds[0]),
     title: h("input", { type: "text", required: true, maxlength: 200 }),
     lat: h("input", { type: "number", step: "any", required: true, min: -90, max: 90 }),
     lon: h("input", { type: "number", step: "any", required: true, min: -180, max: 180 }),
@@ -140,10 +209,12 @@ function notificationForm() {
 
 async function fileNotification(ev, f, out) {
   ev.preventDefault();
+  const base = templates[f.kind.value]?.properties || {};
   const feature = {
     type: "Feature",
     geometry: { type: "Point", coordinates: [Number(f.lon.value), Number(f.lat.value)] },
     properties: {
+      ...structuredClone(base),
       kind: f.kind.value, title: f.title.value.trim(), start: fromUtcInput(f.start.value), end: fromUtcInput(f.end.value),
       lower_m: Number(f.lower.value), upper_m: Number(f.upper.value), radius_m: Number(f.radius.value) * 1000,
       to: state.parties,
@@ -171,10 +242,11 @@ export const mapView = {
     replace(root, ui.heading("nav.map"), noticeEl, h("div", { class: "map-layout" }, el,
       h("aside", { class: "map-side" }, ui.section("map.legend", legendEl), ui.section("map.conflicts_sites", listEl))));
     if (map) map.remove();
+    fitted = false;
     makeMap(el);
     basemap = null;
     await data.parties().catch(() => []);
-    root.append(notificationForm() || "");
+    root.append((await notificationForm()) || "");
     await loadBasemap().catch(() => ui.toast(t("map.no_basemap"), "error"));
     await loadLayers();
     requestAnimationFrame(() => map?.invalidateSize());
