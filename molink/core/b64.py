@@ -11,7 +11,6 @@ __all__ = ["b64decode", "b64encode", "b64url_decode", "b64url_encode"]
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _VALUE = {c: i for i, c in enumerate(_ALPHABET)}
-_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
 # base64url to standard base64, and "+", "/" and "=" (not base64url) to "!", which the
 # strict decoder refuses like any other character outside the alphabet.
 _URL_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
@@ -22,7 +21,8 @@ _UNUSED_BITS = (0, -1, 0x0F, 0x03)
 
 def b64url_encode(data: bytes) -> str:
     """base64url without padding (RFC 7515 §2)."""
-    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_STD_TO_URL).decode()
+    encoded = binascii.b2a_base64(data, newline=False).rstrip(b"=")
+    return encoded.replace(b"+", b"-").replace(b"/", b"_").decode("ascii")  # faster than translate
 
 
 def b64url_decode(text: str) -> bytes:

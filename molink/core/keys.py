@@ -8,6 +8,7 @@ digits that two officers can read to each other over a phone.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,11 +36,12 @@ _RAW_PRIV = serialization.PrivateFormat.Raw
 _NO_ENC = serialization.NoEncryption()
 
 
+_PARTY_ID = re.compile(r"[A-Z0-9-]{2,16}")
+
+
 def is_party_id(value: str) -> bool:
     """A party id is 2-16 characters of A-Z, 0-9 and '-' (e.g. ``US``, ``RU``, ``AE``)."""
-    return 2 <= len(value) <= 16 and all(
-        c.isascii() and (c.isupper() or c.isdigit() or c == "-") for c in value
-    )
+    return isinstance(value, str) and _PARTY_ID.fullmatch(value) is not None
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:

@@ -1,10 +1,11 @@
-"""Derived key material is computed once and cannot be changed through what is returned."""
+"""Derived key material is computed once and cannot be changed through what is returned;
+party ids are checked by a regular expression equal to their definition."""
 
 from __future__ import annotations
 
 import pickle
 
-from molink.core.keys import PartyKeys, PartyPublicKeys, jwk_thumbprint
+from molink.core.keys import PartyKeys, PartyPublicKeys, is_party_id, jwk_thumbprint
 from tests.vectors.generate import fixed_keys
 
 
@@ -48,3 +49,18 @@ def test_caches_stay_out_of_equality_repr_and_pickling() -> None:
     other = fixed_keys("AE", generation=1).public
     assert other != public
     assert other.sig_kid != public.sig_kid
+
+
+def _reference_is_party_id(value: str) -> bool:
+    return 2 <= len(value) <= 16 and all(
+        c.isascii() and (c.isupper() or c.isdigit() or c == "-") for c in value
+    )
+
+
+def test_is_party_id_matches_its_definition() -> None:
+    chars = [chr(c) for c in range(0x300)] + ["\u0410", "\u2028", "\uff21", "\U0001f600"]
+    for char in chars:
+        for text in (char * 2, "U" + char, char + "S", "US" + char, char * 16, char * 17, char):
+            assert is_party_id(text) == _reference_is_party_id(text), repr(text)
+    for text in ("", "U", "US", "A-1", "-" * 16, "A" * 17, "US\n", "\nUS", "us", "U S"):
+        assert is_party_id(text) == _reference_is_party_id(text), repr(text)
