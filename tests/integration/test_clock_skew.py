@@ -19,6 +19,7 @@ Both end with zero loss, zero duplicates and verified logs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import httpx
 import pytest
@@ -88,7 +89,7 @@ def test_skew_beyond_tolerance_is_refused_clearly_then_nothing_is_lost(
     for sender, ids in sent.items():
         client = net[sender].client()
         reasons = wait_until(
-            lambda client=client, ids=ids: _why_pending(client, ids),
+            partial(_why_pending, client, ids),
             timeout=60,
             what=f"{sender} shows why its messages wait",
         )
