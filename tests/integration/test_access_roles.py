@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import pkgutil
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+import molink.api
 from molink.core import authz
 from molink.core.authz import ROLES
 from tests.support import roles_doc
@@ -112,14 +114,14 @@ CASES = _cases()
 def _mount_everything(node: MemNode) -> None:
     """Routers that exist but are not in create_app yet are mounted for the test."""
     mounted = {(r.path, m) for r in node.app.routes for m in getattr(r, "methods", ())}
-    for key, route in roles_doc.operator_routes():
-        method = key.split(" ", 1)[0]
-        if (route.path, method) not in mounted:
-            for module_name in ("incidents", "ledger", "evidence"):
-                module = importlib.import_module(f"molink.api.routes_{module_name}")
-                if route in module.router.routes:
-                    node.app.include_router(module.router)
-                    mounted |= {(r.path, m) for r in module.router.routes for m in r.methods}
+    for info in pkgutil.iter_modules(molink.api.__path__):
+        if not info.name.startswith("routes_"):
+            continue
+        router = importlib.import_module(f"molink.api.{info.name}").router
+        wanted = {(r.path, m) for r in router.routes for m in getattr(r, "methods", ())}
+        if wanted - mounted:
+            node.app.include_router(router)
+            mounted |= wanted
 
 
 async def _stream_status(app: Any, path: str, token: str) -> tuple[int, bytes]:
@@ -214,5 +216,8 @@ def test_every_endpoint_is_pinned() -> None:
         if roles_doc.required_actions(route) or key in roles_doc.IN_HANDLER
     }
     assert keys == guarded
-    assert sorted(guarded - set(EXPECTED)) == [], "pin the new endpoints' actions in EXPECTED"
+    new = {key: actions for key, _, _, actions in CASES if key not in EXPECTED}
+    assert new == {}, "pin the new endpoints in EXPECTED above:\n" + "\n".join(
+        f'    "{key}": {actions!r},' for key, actions in sorted(new.items())
+    )
     assert sorted(set(EXPECTED) - guarded) == [], "these pinned endpoints are gone"
