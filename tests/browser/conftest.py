@@ -56,8 +56,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Chromium for one test module. Not session-wide: Playwright's sync API keeps an
+    asyncio loop running while it is open, which would break later tests' asyncio.run."""
     if not CHROMIUM.exists():
         pytest.fail(f"CI=true but {CHROMIUM} is missing: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
@@ -103,7 +105,8 @@ def api(node: ProcNode, role: str = "duty") -> httpx.Client:
 
 
 def openapi_paths(node: ProcNode) -> dict[str, Any]:
-    paths: dict[str, Any] = node.client().get("/openapi.json").json()["paths"]
+    with node.client() as client:
+        paths: dict[str, Any] = client.get("/openapi.json").json()["paths"]
     return paths
 
 
