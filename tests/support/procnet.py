@@ -52,7 +52,7 @@ class NodeFailed(AssertionError):
 
 
 def wait_until(
-    predicate: Callable[[], Any], *, timeout: float, interval: float = 0.02, what: str = ""
+    predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = ""
 ) -> Any:
     """Poll ``predicate`` until it returns a truthy value; raise after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -376,6 +376,6 @@ class ProcNets:
         self.nets.append(net)
         return net
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 2.0) -> None:
         for net in self.nets:
-            net.close()
+            net.close(grace_s)
