@@ -147,7 +147,7 @@ class IncidentService:
                     messages.c.type.in_(INCIDENT_TYPES),
                     or_(messages.c.id == incident_id, messages.c.ref == incident_id),
                 )
-                .order_by(messages.c.created, messages.c.id)
+                .order_by(messages.c.created, messages.c.sender, messages.c.seq)
             )
         )
 

@@ -186,7 +186,7 @@ class LedgerService:
                         messages.c.type.in_(LEDGER_TYPES),
                         or_(messages.c.id == agreement_id, messages.c.ref == agreement_id),
                     )
-                    .order_by(messages.c.created, messages.c.id)
+                    .order_by(messages.c.created, messages.c.sender, messages.c.seq)
                 )
             )
 
