@@ -95,7 +95,7 @@ async function fastFlash(event) {
 function onEvent(ev) {
   const event = ev.detail;
   fastFlash(event);
-  if (event.kind !== "log.checkpoint") scheduleInbox();
+  if (/^(message|ack|translation)\.|^resync$/.test(event.kind)) scheduleInbox();
   pendingEvents.push(event);
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(flushRefresh, REFRESH_DEBOUNCE_MS);
