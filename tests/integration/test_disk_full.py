@@ -107,7 +107,8 @@ def test_disk_full_at_every_write_of_a_receive_stores_nothing_and_loses_nothing(
     net = build_memnet(tmp_path, ["US", "RU"])
     disk = DiskFull(net["RU"].runtime.ctx.db.engine)
     writes = _writes_per_receive(net, disk)
-    points = [{"at": n} for n in range(1, writes + 1)] + [{"commit": True}]
+    points: list[dict[str, Any]] = [{"at": n} for n in range(1, writes + 1)]
+    points.append({"commit": True})
 
     async def scenario() -> list[str]:
         sent = []
@@ -132,7 +133,7 @@ def test_disk_full_at_every_write_of_a_receive_stores_nothing_and_loses_nothing(
     us, ru = net["US"].runtime, net["RU"].runtime
     directory = us.ctx.directory()
     with ru.ctx.db.read() as conn:
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 select(messages.c.id, func.count())
                 .where(messages.c.direction == "in")
