@@ -15,6 +15,8 @@ import pytest
 from tests.browser.conftest import Console, api, openapi_paths, token_of
 from tests.support.procnet import ProcNet, wait_until
 
+pytestmark = pytest.mark.browser
+
 DTG = re.compile(r"^\d{6}Z(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)\d{2}$")
 
 

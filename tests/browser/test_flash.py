@@ -7,8 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.browser.conftest import Console, api
 from tests.support.procnet import ProcNet, wait_until
+
+pytestmark = pytest.mark.browser
 
 FLASH = {
     "to": ["RU"],
