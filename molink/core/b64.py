@@ -17,6 +17,8 @@ _URL_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 # Unpadded length mod 4 -> the bits of the last character that encode no data; a
 # canonical encoding has them zero (RFC 4648 §3.5). Length 1 mod 4 is never valid.
 _UNUSED_BITS = (0, -1, 0x0F, 0x03)
+_PADDING = (b"", b"", b"==", b"=")
+_LONG = 1024
 
 
 def b64url_encode(data: bytes) -> str:
@@ -36,13 +38,27 @@ def b64url_decode(text: str) -> bytes:
     if not isinstance(text, str) or _UNUSED_BITS[len(text) % 4] < 0:
         raise MalformedData("invalid base64url")
     try:
-        padded = text.encode("ascii").translate(_URL_TO_STD) + b"=" * (-len(text) % 4)
-        raw = binascii.a2b_base64(padded, strict_mode=True)
+        raw = binascii.a2b_base64(_to_standard(text) + _PADDING[len(text) % 4], strict_mode=True)
     except (binascii.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise MalformedData("invalid base64url") from exc
     if text and _VALUE[text[-1]] & _UNUSED_BITS[len(text) % 4]:
         raise MalformedData("non-canonical base64url")
     return raw
+
+
+def _to_standard(text: str) -> bytes:
+    """``text`` in the standard alphabet, with every non-base64url character invalid there.
+
+    Short strings take one ``translate``; long ones two ``replace`` calls after looking
+    for the three characters that are standard base64 but not base64url, which is
+    several times faster when "-" and "_" are rare (a JWS payload segment has none).
+    """
+    raw = text.encode("ascii")
+    if len(raw) < _LONG:
+        return raw.translate(_URL_TO_STD)
+    if b"+" in raw or b"/" in raw or b"=" in raw:
+        raise MalformedData("invalid base64url")
+    return raw.replace(b"-", b"+").replace(b"_", b"/")
 
 
 def b64encode(data: bytes) -> str:

@@ -123,3 +123,25 @@ def test_same_verdicts_on_one_changed_character(data: bytes, draw: st.DataObject
     char = draw.draw(st.sampled_from(ALPHABET + FOREIGN))
     changed = text[:position] + char + text[position + 1 :]
     assert decode_or_none(changed) == reference_decode(changed)
+
+
+@settings(max_examples=300)
+@given(st.binary(min_size=770, max_size=900), st.data())
+def test_same_verdicts_on_long_strings(data: bytes, draw: st.DataObject) -> None:
+    """Strings of 1024 characters and more take the replace path in ``b64url_decode``."""
+    text = b64url_encode(data)
+    assert len(text) >= 1024
+    assert b64url_decode(text) == data
+    position = draw.draw(st.integers(0, len(text) - 1))
+    char = draw.draw(st.sampled_from(ALPHABET + FOREIGN))
+    changed = text[:position] + char + text[position + 1 :]
+    assert decode_or_none(changed) == reference_decode(changed)
+    assert decode_or_none(changed + "A") == reference_decode(changed + "A")
+
+
+def test_long_strings_with_each_foreign_character() -> None:
+    text = b64url_encode(bytes(range(256)) * 6)
+    assert len(text) >= 1024
+    for char in FOREIGN + "-_":
+        for changed in (char + text[1:], text[:700] + char + text[701:], text[:-1] + char):
+            assert decode_or_none(changed) == reference_decode(changed), repr(char)
