@@ -25,6 +25,11 @@ Paths in the file are relative to the file's folder. Example::
     realert_s = 300
     link_down_alert_s = 60
     line_test_interval_s = 3600
+
+    [cot]                 # Cursor-on-Target TCP input (TAK streaming); off by default
+    enabled = false
+    host = "127.0.0.1"    # no authentication: keep it on loopback or behind TLS
+    port = 8087
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from molink.errors import ConfigError
 
-__all__ = ["ApiConfig", "DeliveryConfig", "DutyConfig", "KeysConfig", "NodeConfig"]
+__all__ = ["ApiConfig", "CotConfig", "DeliveryConfig", "DutyConfig", "KeysConfig", "NodeConfig"]
 
 
 class _Strict(BaseModel):
@@ -75,6 +80,12 @@ class DutyConfig(_Strict):
     line_test_interval_s: int = Field(default=3600, ge=0)  # 0 turns the line test off
 
 
+class CotConfig(_Strict):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8087, ge=0, le=65535)
+
+
 class NodeConfig(_Strict):
     party: str
     database_url: str = "sqlite:///node.db"
@@ -83,6 +94,7 @@ class NodeConfig(_Strict):
     keys: KeysConfig = KeysConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     duty: DutyConfig = DutyConfig()
+    cot: CotConfig = CotConfig()
     home: Path = Field(default=Path("."), exclude=True)
 
     @classmethod

@@ -12,14 +12,19 @@ from typing import Any
 import anyio
 
 from molink.config import NodeConfig
+from molink.core.boundaries import load_boundaries
 from molink.core.keys import PartyKeys
 from molink.errors import MolinkError
 from molink.services.alerts import AlertService
 from molink.services.catalogue import CatalogueService
 from molink.services.clock import Clock, SystemClock, system_random
 from molink.services.context import NodeContext
+from molink.services.cot_listener import CotListener
 from molink.services.courier import CourierService
+from molink.services.deconfliction import TYPES as DECONFLICTION_TYPES
+from molink.services.deconfliction import DeconflictionService
 from molink.services.duty import DutyOptions, DutyService
+from molink.services.export import Exporter
 from molink.services.inbound import InboundService
 from molink.services.incidents import IncidentService
 from molink.services.ledger import LedgerService
@@ -29,6 +34,8 @@ from molink.services.messaging import MessagingService
 from molink.services.outbox import Outbox
 from molink.services.queries import MessageQueries
 from molink.services.relay import RelayService
+from molink.services.tracks import REPORT as INTRUSION_REPORT
+from molink.services.tracks import TrackService
 from molink.services.translation import TranslationService
 from molink.services.witnessing import WitnessService
 from molink.storage.db import Database
@@ -55,6 +62,7 @@ class NodeRuntime:
     duty_interval_s: float = 5.0
     duty_options: DutyOptions = field(default_factory=DutyOptions)
     line_tests: bool = True
+    cot_listen: tuple[str, int] | None = None
     messaging: MessagingService = field(init=False)
     inbound: InboundService = field(init=False)
     queries: MessageQueries = field(init=False)
@@ -70,6 +78,10 @@ class NodeRuntime:
     courier: CourierService = field(init=False)
     incidents: IncidentService = field(init=False)
     ledger: LedgerService = field(init=False)
+    deconfliction: DeconflictionService = field(init=False)
+    tracks: TrackService = field(init=False)
+    exporter: Exporter = field(init=False)
+    cot: CotListener | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -100,6 +112,19 @@ class NodeRuntime:
         self.inbound.register("channel.event", self.channels.on_event)
         self.inbound.register("catalogue.agree", self.catalogue.on_agree)
         self.inbound.register("translation", self.translations.on_translation)
+        self.deconfliction = DeconflictionService(ctx, self.messaging, self.alerts)
+        for type_ in DECONFLICTION_TYPES:
+            self.inbound.register(type_, self.deconfliction.on_object)
+        self.tracks = TrackService(
+            ctx, self.messaging, self.deconfliction, boundaries=load_boundaries
+        )
+        self.inbound.register(INTRUSION_REPORT, self.tracks.on_report)
+        self.exporter = Exporter(
+            self.deconfliction,
+            self.tracks,
+            self.alerts,
+            now_s=lambda: ctx.now_us() // 1_000_000,
+        )
 
     @classmethod
     def build(
@@ -145,6 +170,7 @@ class NodeRuntime:
                 line_test_interval=timedelta(seconds=duty.line_test_interval_s),
             ),
             line_tests=duty.line_test_interval_s > 0,
+            cot_listen=(config.cot.host, config.cot.port) if config.cot.enabled else None,
         )
 
     async def start(self) -> None:
@@ -155,6 +181,20 @@ class NodeRuntime:
         self._tasks.append(
             asyncio.create_task(self._every(self.duty_interval_s, self.tick_duty), name="duty")
         )
+        self._tasks.append(asyncio.create_task(self._warm_deconfliction(), name="decon-warm"))
+        if self.cot_listen is not None:
+            host, port = self.cot_listen
+            self.cot = CotListener(self.tracks, own_party=self.ctx.party, host=host, port=port)
+            await self.cot.start()
+
+    async def _warm_deconfliction(self) -> None:
+        """Build the conflict index from the stored notifications and load the boundaries
+        in the background, so that the first notification or track batch does not wait."""
+        try:
+            await anyio.to_thread.run_sync(self.deconfliction.warm)
+            await anyio.to_thread.run_sync(self.tracks.warm)
+        except MolinkError as exc:
+            self.ctx.events.publish("worker.error", error=exc.message)
 
     async def tick_log(self) -> None:
         """Integrate new entries into a signed checkpoint and collect cosignatures."""
@@ -177,6 +217,9 @@ class NodeRuntime:
             await asyncio.sleep(interval_s)
 
     async def stop(self) -> None:
+        if self.cot is not None:
+            await self.cot.stop()
+            self.cot = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
