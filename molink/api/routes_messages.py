@@ -176,3 +176,27 @@ def add_translation(
     return runtime.translations.attach(
         message_id, lang=req.lang, text=req.text, translator=who.pseudonym
     )
+
+
+class DeferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: str = Field(min_length=3, max_length=500)
+    minutes: int = Field(ge=1, le=60)
+
+
+@router.post("/{message_id}/defer", status_code=201)
+def defer(
+    message_id: str,
+    req: DeferRequest,
+    runtime: RuntimeDep,
+    who: Annotated[Principal, require("message.ack")],
+) -> dict[str, Any]:
+    """Defer a FLASH alarm with a reason (logged); the message stays unacknowledged."""
+    return runtime.queries.defer(
+        message_id,
+        reason=req.reason,
+        minutes=req.minutes,
+        operator=who.pseudonym,
+        alerts=runtime.alerts,
+    )

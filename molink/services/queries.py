@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection, Row, select
 
 from molink.core.dtg import format_dtg, format_utc, parse_utc
-from molink.errors import InvalidInput, NotFound
+from molink.errors import InvalidInput, NotFound, StateConflict
 from molink.services.context import NodeContext
-from molink.storage.db import from_micros
+from molink.storage.db import from_micros, micros
 from molink.storage.messages import STATUS_ORDER
+from molink.storage.schema import alerts as alerts_table
 
 __all__ = ["MessageQueries", "iso"]
 
@@ -56,6 +57,8 @@ class MessageQueries:
             "params": row.params,
             "ack_deadline": iso(row.deadline),
         }
+        if row.direction == "in":
+            out["deferrals"] = self.deferrals(conn, row.id)
         if row.direction == "out":
             recipients = [
                 self._recipient_view(d) for d in self._ctx.messages.deliveries_of(conn, row.id)
@@ -129,6 +132,45 @@ class MessageQueries:
                 nxt = _encode_cursor(last.created, last.id) if last is not None else None
             items = [self.view(conn, r) for r in rows[:limit]]
         return {"items": items, "next": nxt}
+
+    def defer(
+        self, message_id: str, *, reason: str, minutes: int, operator: str, alerts: Any
+    ) -> dict[str, Any]:
+        """Record a deferral of a received message's alarm: who, why, until when (logged)."""
+        ctx = self._ctx
+        until = ctx.clock.now() + timedelta(minutes=minutes)
+        with ctx.db.write() as conn:
+            row = ctx.messages.get(conn, message_id)
+            if row.direction != "in" or row.type != "message":
+                raise InvalidInput("only a received message can be deferred")
+            if row.ack_id is not None:
+                raise StateConflict("the message is acknowledged already")
+            count = len(self.deferrals(conn, message_id))
+            alerts.raise_alert(
+                conn,
+                kind="deferral",
+                severity=row.precedence,
+                title=f"{operator} deferred {row.precedence} from {row.sender}: {reason}",
+                parties=[ctx.party],
+                refs=[message_id],
+                data={"deferred_by": operator, "reason": reason, "until": iso(micros(until))},
+                dedup_key=f"defer:{message_id}:{count}",
+            )
+        return {
+            "id": message_id,
+            "deferred_by": operator,
+            "reason": reason,
+            "until": iso(micros(until)),
+        }
+
+    @staticmethod
+    def deferrals(conn: Connection, message_id: str) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            select(alerts_table)
+            .where(alerts_table.c.dedup_key.like(f"defer:{message_id}:%"))
+            .order_by(alerts_table.c.created)
+        ).all()
+        return [{**r.data, "created": iso(r.created)} for r in rows]
 
     @staticmethod
     def overdue(view: dict[str, Any], now: datetime) -> dict[str, Any]:

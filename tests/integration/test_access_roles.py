@@ -62,6 +62,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "POST /api/v1/messages": ("message.send",),
     "GET /api/v1/messages/{message_id}": ("message.read",),
     "POST /api/v1/messages/{message_id}/ack": ("message.ack",),
+    "POST /api/v1/messages/{message_id}/defer": ("message.ack",),
     "GET /api/v1/messages/{message_id}/jws": ("message.read",),
     "GET /api/v1/messages/{message_id}/receipt": ("message.read",),
     "GET /api/v1/messages/{message_id}/translations": ("message.read",),

@@ -262,3 +262,33 @@ def test_courier_file_carries_messages_and_receipts_back(tmp_path: Path) -> None
             assert wrong.status_code == 400
 
     run(scenario())
+
+
+def test_flash_deferral_needs_a_reason_and_is_recorded(tmp_path: Path) -> None:
+    net = build_memnet(tmp_path, ["US", "RU"])
+
+    async def scenario() -> None:
+        async with net["US"].client() as us, net["RU"].client() as ru:
+            mid = (
+                await us.post(
+                    "/api/v1/messages", json={"to": ["RU"], "precedence": "FLASH", "body": "x"}
+                )
+            ).json()["id"]
+            await net.settle()
+            no_reason = await ru.post(f"/api/v1/messages/{mid}/defer", json={"minutes": 5})
+            assert no_reason.status_code == 422
+            ok = await ru.post(
+                f"/api/v1/messages/{mid}/defer",
+                json={"reason": "on the phone with EUCOM", "minutes": 5},
+            )
+            assert ok.status_code == 201, ok.text
+            view = (await ru.get(f"/api/v1/messages/{mid}")).json()
+            assert view["deferrals"][0]["reason"] == "on the phone with EUCOM"
+            assert view["status"] == "delivered"  # still to be acknowledged
+            await ru.post(f"/api/v1/messages/{mid}/ack")
+            late = await ru.post(
+                f"/api/v1/messages/{mid}/defer", json={"reason": "too late", "minutes": 5}
+            )
+            assert late.status_code == 409
+
+    run(scenario())
