@@ -7,7 +7,9 @@ exercises exactly what an operator would. Steps are listed in ``STEPS``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +21,14 @@ from molink.services.scenario import (
     EXCHANGE_TERMS,
     MQ9_ACCOUNTS,
     OPENING_TRAFFIC,
+)
+from molink.services.scenario_deconfliction import (
+    ESTONIA_ZONE,
+    ZNPP_SITE,
+    black_sea_reservations,
+    drone_tracks,
+    mig31_tracks,
+    znpp_violation,
 )
 
 __all__ = ["STEPS", "Team", "play", "wait_for"]
@@ -237,6 +247,139 @@ def _await_reconciled(client: NodeClient, path: str, party: str) -> None:
     )
 
 
+# ---------------------------------------------------------------------- deconfliction
+def _decon_ready(team: Team, console: Console) -> bool:
+    """Whether the nodes serve the deconfliction API (a node without it skips these steps)."""
+    paths = team.duty["US"].call("GET", "/openapi.json").get("paths", {})
+    if "/api/v1/notifications" in paths and "/api/v1/tracks" in paths:
+        return True
+    console.print("  (the deconfliction API is not mounted on the nodes: step skipped)")
+    return False
+
+
+def _alerts(client: NodeClient, kind: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = client.call(
+        "GET", "/api/v1/alerts", params={"kind": kind, "limit": 1000}
+    )["items"]
+    return items
+
+
+def _has_alerts(
+    client: NodeClient, kind: str, match: Callable[[dict[str, Any]], bool], n: int
+) -> bool:
+    return sum(1 for a in _alerts(client, kind) if match(a)) >= n
+
+
+def _await_alerts(
+    team: Team, parties: Iterable[str], kind: str, match: Callable[[dict[str, Any]], bool], n: int
+) -> None:
+    for party in parties:
+        client = team.duty[party]
+
+        wait_for(partial(_has_alerts, client, kind, match, n), what=f"{n} {kind} alerts at {party}")
+
+
+def _confirmed_by(client: NodeClient, site_id: str, n: int) -> bool:
+    props = client.call("GET", f"/api/v1/sites/{site_id}")["properties"]
+    return bool(props["verification"] == f"confirmed by {n} parties")
+
+
+def _in_conflict(client: NodeClient, a: str, b: str, *, present: bool = True) -> bool:
+    items = client.call("GET", "/api/v1/conflicts", params={"geometry": "false"})["items"]
+    found = any({c["volume_id"], c["other_id"]} == {a, b} for c in items)
+    return found == present
+
+
+def znpp_protected_zone(team: Team, console: Console) -> None:
+    """AE declares the Zaporizhzhia NPP exclusion zone, the others confirm it, and a drone
+    notification inside it raises a FLASH conflict on every node."""
+    if not _decon_ready(team, console):
+        return
+    clients = team.duty
+    sid = clients["AE"].call("POST", "/api/v1/sites", json=ZNPP_SITE)["id"]
+    for party in ("UA", "RU", "US"):
+        _await_path(clients[party], f"/api/v1/sites/{sid}", party)
+        clients[party].call("POST", f"/api/v1/sites/{sid}/confirm")
+    for party, client in clients.items():
+        wait_for(partial(_confirmed_by, client, sid, 3), what=f"three confirmations at {party}")
+    filed = clients["RU"].call(
+        "POST", "/api/v1/notifications", json=znpp_violation(datetime.now(UTC))
+    )
+    _await_alerts(team, clients, "conflict", lambda a: a["refs"] == [filed["id"], sid], 1)
+    console.print(
+        f"  Zaporizhzhia NPP zone {sid}: declared by AE, confirmed by 3 parties; RU drone "
+        f"flights 8 km from the plant raise a FLASH conflict on every node"
+    )
+
+
+def black_sea_airspace(team: Team, console: Console) -> None:
+    """Overlapping US and RU reservations over the Black Sea; the later filer (RU) applies the
+    suggested resolution and the conflict clears on every node."""
+    if not _decon_ready(team, console):
+        return
+    clients = team.duty
+    us_res, ru_res = black_sea_reservations(datetime.now(UTC))
+    a = clients["US"].call("POST", "/api/v1/notifications", json=us_res)["id"]
+    _await_path(clients["RU"], f"/api/v1/notifications/{a}", "RU")
+    filed = clients["RU"].call("POST", "/api/v1/notifications", json=ru_res)
+    b = filed["id"]
+    [conflict] = [c for c in filed["conflicts"] if {c["volume_id"], c["other_id"]} == {a, b}]
+
+    for party, client in clients.items():
+        wait_for(partial(_in_conflict, client, a, b), what=f"the Black Sea conflict at {party}")
+    console.print(
+        f"  Black Sea: US orbit {a} and RU regime {b} conflict "
+        f"(separation {conflict['separation_m']:.0f} m); suggested: {conflict['suggestion']}"
+    )
+    # the later filing (by signed time) is the one asked to move: normally RU's
+    mover, moved = conflict["move"], conflict["volume_id"]
+    resolved = clients[mover].call("POST", f"/api/v1/notifications/{moved}/resolve", json={})
+    for party, client in clients.items():
+        wait_for(
+            partial(_in_conflict, client, a, b, present=False),
+            what=f"the conflict cleared at {party}",
+        )
+    console.print(
+        f"  {mover} applied it (revision {resolved['rev']}): "
+        f"{len(resolved['conflicts'])} conflicts remain on any node"
+    )
+
+
+def estonian_incursion(team: Team, console: Console) -> None:
+    """Three MiG-31s about 12 minutes in Estonian airspace near Vaindloo (19 Sep 2025)."""
+    if not _decon_ready(team, console):
+        return
+    clients = team.duty
+    sid = clients["US"].call("POST", "/api/v1/sites", json=ESTONIA_ZONE)["id"]
+    for party in ("RU", "AE"):
+        _await_path(clients[party], f"/api/v1/sites/{sid}", party)
+    answer = clients["US"].call(
+        "POST", "/api/v1/tracks", json={"points": mig31_tracks(), "party": "RU"}
+    )
+    _await_alerts(team, ("US", "RU", "AE"), "intrusion", lambda a: sid in a["refs"], 3)
+    console.print(
+        f"  Vaindloo: {answer['accepted']} track points of 3 MiG-31s (attributed to RU) -> "
+        f"{len(answer['intrusions'])} intrusion alerts at US, RU and AE"
+    )
+
+
+def drones_into_poland(team: Team, console: Console) -> None:
+    """About 19 drones crossing into Poland near Wyryki-Wola (9-10 Sep 2025)."""
+    if not _decon_ready(team, console):
+        return
+    clients = team.duty
+    points = drone_tracks()
+    found = 0
+    for i in range(0, len(points), 500):
+        body = {"points": points[i : i + 500], "party": "RU"}
+        found += len(clients["US"].call("POST", "/api/v1/tracks", json=body)["intrusions"])
+    _await_alerts(team, ("US", "RU", "AE"), "intrusion", lambda a: "PL" in a["refs"], 19)
+    console.print(
+        f"  Poland: {len(points)} track points of 19 drones -> {found} intrusion alerts "
+        "(Polish airspace) at US, RU and AE"
+    )
+
+
 STEPS: tuple[Callable[[Team, Console], None], ...] = (
     opening_traffic,
     dialogue_history,
@@ -244,6 +387,10 @@ STEPS: tuple[Callable[[Team, Console], None], ...] = (
     unacknowledged_flash,
     mq9_incident,
     prisoner_exchange,
+    znpp_protected_zone,
+    black_sea_airspace,
+    estonian_incursion,
+    drones_into_poland,
 )
 
 
