@@ -21,7 +21,7 @@ class AlertRepo:
             and conn.execute(select(alerts.c.id).where(alerts.c.dedup_key == key)).first()
         ):
             return False
-        conn.execute(insert(alerts).values(**row))
+        conn.execute(insert(alerts), row)
         return True
 
     @staticmethod

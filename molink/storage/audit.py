@@ -66,7 +66,7 @@ class AuditFilter:
 class AuditRepo:
     @staticmethod
     def add(conn: Connection, record: AuditRecord) -> None:
-        conn.execute(insert(audit).values(**record.to_row()))
+        conn.execute(insert(audit), record.to_row())
 
     @staticmethod
     def listing(

@@ -55,7 +55,7 @@ class MessageRepo:
 
     @staticmethod
     def insert(conn: Connection, row: dict[str, Any]) -> None:
-        conn.execute(insert(messages).values(**row))
+        conn.execute(insert(messages), row)
 
     @staticmethod
     def queue(
