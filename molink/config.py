@@ -72,6 +72,7 @@ class DeliveryConfig(_Strict):
     heartbeat_s: float = Field(default=10.0, gt=0)
     request_timeout_s: float = Field(default=5.0, gt=0)
     checkpoint_interval_s: float = Field(default=0.5, gt=0)
+    claim_lease_s: float = Field(default=30.0, gt=0)  # an outbox batch held by one worker
 
 
 class DutyConfig(_Strict):

@@ -110,11 +110,16 @@ def peer_list(directory: DirOpt = Path()) -> None:
 
 
 @app.command()
-def serve(directory: DirOpt = Path()) -> None:
+def serve(
+    directory: DirOpt = Path(),
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes (PostgreSQL only).")
+    ] = 1,
+) -> None:
     """Run the node (HTTPS API, federation, outbox) until SIGINT/SIGTERM."""
     from molink.cli.serve import serve_node
 
-    serve_node(directory)
+    serve_node(directory, workers=workers)
 
 
 @app.command()

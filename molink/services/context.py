@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +19,12 @@ from molink.storage.log import LogRepo
 from molink.storage.messages import MessageRepo
 from molink.storage.peers import PeerRepo
 
-__all__ = ["NodeContext"]
+__all__ = ["NodeContext", "worker_id"]
+
+
+def worker_id() -> str:
+    """A name for this worker process, unique among the node's workers (host/pid/random)."""
+    return f"{socket.gethostname()[:40]}/{os.getpid()}/{secrets.token_hex(3)}"
 
 
 @dataclass(slots=True)
@@ -30,6 +38,7 @@ class NodeContext:
     log_origin: str
     max_skew: timedelta = timedelta(minutes=5)
     events: EventBus = field(default_factory=EventBus)
+    worker: str = field(default_factory=worker_id)  # who holds outbox claims
     messages: MessageRepo = field(init=False)
     peers: PeerRepo = field(init=False)
     log: LogRepo = field(init=False)

@@ -6,6 +6,14 @@ with a ``receipt.received`` log entry. Failures back off exponentially, capped
 (30 s by default), and the backoff resets the moment the peer answers anything,
 including a heartbeat. Nothing is ever dropped: an item stays pending, with its
 last error visible, until a valid receipt arrives.
+
+Several workers may run an outbox on one database. A link *claims* a batch before
+sending it (a lease on the rows, taken with ``FOR UPDATE SKIP LOCKED``), so two
+workers never send the same rows at once; recording the attempt ends the claim,
+and a worker that dies mid-send loses its rows to the others when the lease ends
+(docs/adr/0002-several-workers.md). Should a lease end while its sender is still
+waiting, the row may go twice: the recipient answers a known id with its stored
+receipt and ``mark_delivered`` records one delivery, so nothing is duplicated.
 """
 
 from __future__ import annotations
@@ -75,6 +83,7 @@ class PeerLink:
     batch_size: int = 64
     backoff_base_s: float = 0.25
     backoff_cap_s: float = 30.0
+    claim_lease_s: float = 30.0
     state: LinkState = field(init=False)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     relay_via: Callable[[], Peer | None] | None = None
@@ -120,14 +129,34 @@ class PeerLink:
         delivered = 0
         while self.ctx.now_us() >= self.state.retry_at_us:
             now_us = self.ctx.now_us()
-            items = await anyio.to_thread.run_sync(self._due, now_us)
+            items = await anyio.to_thread.run_sync(self._claim, now_us)
             if not items:
                 break
-            done = await self._send_batch(items)
+            try:
+                done = await self._send_batch(items)
+            except BaseException:  # cancelled or failed before the attempt was recorded
+                self._release(items)
+                raise
             if done < 0:
                 break
             delivered += done
         return delivered
+
+    def _claim(self, now_us: int) -> list[Delivery]:
+        lease_until = now_us + int(self.claim_lease_s * 1_000_000)
+        with self.ctx.db.write(sequenced=False) as conn:
+            return self.ctx.messages.claim(
+                conn,
+                self.peer.party,
+                now_us,
+                self.batch_size,
+                worker=self.ctx.worker,
+                until_us=lease_until,
+            )
+
+    def _release(self, items: Sequence[Delivery]) -> None:
+        with contextlib.suppress(MolinkError), self.ctx.db.write(sequenced=False) as conn:
+            self.ctx.messages.release(conn, items, self.ctx.worker)
 
     def _due(self, now_us: int, limit: int | None = None) -> list[Delivery]:
         with self.ctx.db.read() as conn:
@@ -198,7 +227,7 @@ class PeerLink:
 
     def _record_failure(self, items: Sequence[Delivery], error: str) -> None:
         # Link-level backoff lives in memory (reset by any answer); items stay due now.
-        with self.ctx.db.write() as conn:
+        with self.ctx.db.write(sequenced=False) as conn:
             self.ctx.messages.mark_attempt(conn, items, error[:500], self.ctx.now_us())
 
     def _record_results(self, items: Sequence[Delivery], results: list[Any], route: str) -> int:
@@ -261,8 +290,10 @@ class Outbox:
         backoff_base_s: float = 0.25,
         backoff_cap_s: float = 30.0,
         heartbeat_s: float = 2.0,
+        claim_lease_s: float = 30.0,
     ) -> None:
         self._ctx = ctx
+        self._claim_lease_s = claim_lease_s
         self._transport = transport
         self._batch_size = batch_size
         self._backoff_base_s = backoff_base_s
@@ -285,6 +316,7 @@ class Outbox:
                     batch_size=self._batch_size,
                     backoff_base_s=self._backoff_base_s,
                     backoff_cap_s=self._backoff_cap_s,
+                    claim_lease_s=self._claim_lease_s,
                 )
             else:
                 link.peer = peer

@@ -18,12 +18,13 @@ from molink.errors import MolinkError
 from molink.services.alerts import AlertService
 from molink.services.catalogue import CatalogueService
 from molink.services.clock import Clock, SystemClock, system_random
-from molink.services.context import NodeContext
+from molink.services.context import NodeContext, worker_id
 from molink.services.cot_listener import CotListener
 from molink.services.courier import CourierService
 from molink.services.deconfliction import TYPES as DECONFLICTION_TYPES
 from molink.services.deconfliction import DeconflictionService
 from molink.services.duty import DutyOptions, DutyService
+from molink.services.events import EventBus
 from molink.services.export import Exporter
 from molink.services.inbound import InboundService
 from molink.services.incidents import IncidentService
@@ -32,13 +33,14 @@ from molink.services.lifecycle import ChannelService
 from molink.services.logsvc import LogService
 from molink.services.messaging import MessagingService
 from molink.services.outbox import Outbox
+from molink.services.pgevents import event_bus_for
 from molink.services.queries import MessageQueries
 from molink.services.relay import RelayService
 from molink.services.tracks import REPORT as INTRUSION_REPORT
 from molink.services.tracks import TrackService
 from molink.services.translation import TranslationService
 from molink.services.witnessing import WitnessService
-from molink.storage.db import Database
+from molink.storage.db import Database, SessionLock
 from molink.storage.files import load_keys
 from molink.storage.migrate import migrate
 from molink.transport.base import PeerTransport
@@ -58,6 +60,7 @@ class NodeRuntime:
     backoff_cap_s: float = 30.0
     backoff_base_s: float = 0.25
     batch_size: int = 64
+    claim_lease_s: float = 30.0
     checkpoint_interval_s: float = 0.5
     duty_interval_s: float = 5.0
     duty_options: DutyOptions = field(default_factory=DutyOptions)
@@ -82,6 +85,7 @@ class NodeRuntime:
     tracks: TrackService = field(init=False)
     exporter: Exporter = field(init=False)
     cot: CotListener | None = field(default=None, init=False)
+    leader: SessionLock = field(init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -99,7 +103,9 @@ class NodeRuntime:
             backoff_base_s=self.backoff_base_s,
             backoff_cap_s=self.backoff_cap_s,
             heartbeat_s=self.heartbeat_s,
+            claim_lease_s=self.claim_lease_s,
         )
+        self.leader = ctx.db.session_lock("leader")
         self.channels = ChannelService(ctx, self.messaging, self.alerts)
         self.catalogue = CatalogueService(ctx, self.messaging)
         self.translations = TranslationService(ctx, self.messaging)
@@ -137,24 +143,46 @@ class NodeRuntime:
         clock: Clock | None = None,
         random: Callable[[int], bytes] = system_random,
         max_skew: timedelta = timedelta(minutes=5),
+        events: EventBus | None = None,
+        worker: str | None = None,
         **options: Any,
     ) -> NodeRuntime:
         clock = clock or SystemClock()
         ctx = NodeContext(
-            keys=keys, db=db, clock=clock, random=random, log_origin=log_origin, max_skew=max_skew
+            keys=keys,
+            db=db,
+            clock=clock,
+            random=random,
+            log_origin=log_origin,
+            max_skew=max_skew,
+            events=events or EventBus(),
+            worker=worker or worker_id(),
         )
         return cls(ctx=ctx, transport=transport_factory(keys, clock.now), **options)
 
     @classmethod
-    def from_config(cls, config: NodeConfig, *, clock: Clock | None = None) -> NodeRuntime:
+    def from_config(
+        cls,
+        config: NodeConfig,
+        *,
+        clock: Clock | None = None,
+        upgrade: bool = True,
+        pool_size: int = 8,
+    ) -> NodeRuntime:
+        """The node described by ``config``; ``upgrade`` applies pending migrations first
+        (``molink serve`` with several workers does that once, before starting them)."""
         keys = load_keys(config.path(config.keys.file), config.passphrase())
-        db = Database(config.database_url, base=config.home)
-        migrate(db)
+        db = Database(config.database_url, base=config.home, pool_size=pool_size)
+        if upgrade:
+            migrate(db)
         d, duty = config.delivery, config.duty
+        worker = worker_id()
         return cls.build(
             keys=keys,
             db=db,
             log_origin=config.log_origin,
+            events=event_bus_for(db, origin=worker),
+            worker=worker,
             transport_factory=lambda k, now: HttpTransport(k, now, timeout=d.request_timeout_s),
             clock=clock,
             max_skew=timedelta(seconds=d.max_skew_s),
@@ -163,6 +191,7 @@ class NodeRuntime:
             backoff_cap_s=d.backoff_cap_s,
             backoff_base_s=d.backoff_base_s,
             batch_size=d.batch_size,
+            claim_lease_s=max(d.claim_lease_s, 3 * d.request_timeout_s),
             checkpoint_interval_s=d.checkpoint_interval_s,
             duty_options=DutyOptions(
                 realert=timedelta(seconds=duty.realert_s),
@@ -174,18 +203,30 @@ class NodeRuntime:
         )
 
     async def start(self) -> None:
+        """Start the background work: every worker runs the event bus and the outbox; the
+        leader among the node's workers alone integrates the log, collects cosignatures
+        and runs the duty scans (the others take over within a tick if it dies)."""
+        self._tasks.append(asyncio.create_task(self.ctx.events.run(), name="events"))
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         self._tasks.append(
-            asyncio.create_task(self._every(self.checkpoint_interval_s, self.tick_log), name="log")
+            asyncio.create_task(
+                self._every(self.checkpoint_interval_s, self.tick_log, leader=True), name="log"
+            )
         )
         self._tasks.append(
-            asyncio.create_task(self._every(self.duty_interval_s, self.tick_duty), name="duty")
+            asyncio.create_task(
+                self._every(self.duty_interval_s, self.tick_duty, leader=True), name="duty"
+            )
         )
         self._tasks.append(asyncio.create_task(self._warm_deconfliction(), name="decon-warm"))
         if self.cot_listen is not None:
             host, port = self.cot_listen
             self.cot = CotListener(self.tracks, own_party=self.ctx.party, host=host, port=port)
-            await self.cot.start()
+            try:
+                await self.cot.start()
+            except OSError as exc:  # with --workers, the first worker to bind listens
+                self.cot = None
+                self.ctx.events.publish("worker.error", error=f"CoT listener not started: {exc}")
 
     async def _warm_deconfliction(self) -> None:
         """Build the conflict index from the stored notifications and load the boundaries
@@ -208,10 +249,13 @@ class NodeRuntime:
         if self.line_tests:
             await anyio.to_thread.run_sync(self.duty.line_tests)
 
-    async def _every(self, interval_s: float, work: Callable[[], Awaitable[None]]) -> None:
+    async def _every(
+        self, interval_s: float, work: Callable[[], Awaitable[None]], *, leader: bool = False
+    ) -> None:
         while True:
             try:
-                await work()
+                if not leader or await anyio.to_thread.run_sync(self.leader.try_acquire):
+                    await work()
             except MolinkError as exc:  # keep the worker alive; visible as an event
                 self.ctx.events.publish("worker.error", error=exc.message)
             await asyncio.sleep(interval_s)
@@ -226,4 +270,5 @@ class NodeRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await anyio.to_thread.run_sync(self.leader.release)
         await self.transport.aclose()

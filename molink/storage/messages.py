@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, Select, and_, func, insert, or_, select, update
 
 from molink.errors import NotFound
 from molink.storage.db import Database
@@ -107,39 +107,64 @@ class MessageRepo:
         )
 
     def due(self, conn: Connection, recipient: str, now_us: int, limit: int) -> list[Delivery]:
-        """Undelivered items for ``recipient`` by precedence, then age (claimed on PostgreSQL)."""
-        query = (
-            select(
-                deliveries.c.message_id,
-                deliveries.c.recipient,
-                deliveries.c.prec_rank,
-                deliveries.c.created,
-                deliveries.c.attempts,
-                messages.c.envelope,
-                messages.c.jws_sha256,
+        """Undelivered items for ``recipient`` that no worker holds now, by precedence, then
+        age. Only looks: ``claim`` is what takes items for sending."""
+        return [_delivery(r) for r in conn.execute(_due_query(recipient, now_us, limit))]
+
+    def claim(
+        self,
+        conn: Connection,
+        recipient: str,
+        now_us: int,
+        limit: int,
+        *,
+        worker: str,
+        until_us: int,
+    ) -> list[Delivery]:
+        """Take up to ``limit`` due items for ``worker`` until ``until_us`` (a lease).
+
+        Rows that another worker holds are skipped: rows locked by its claiming
+        transaction right now (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one
+        writer), and rows whose lease has not ended. The lease ends early when the
+        attempt is recorded (``mark_attempt``, ``mark_delivered``) or ``release``d;
+        ``claimed_by`` then stays as the worker that last tried the row.
+        """
+        query = self._db.claim(_due_query(recipient, now_us, limit), of=deliveries)
+        items = [_delivery(r) for r in conn.execute(query)]
+        if items:
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.recipient == recipient,
+                    deliveries.c.message_id.in_([i.message_id for i in items]),
+                )
+                .values(claimed_by=worker, claimed_until=until_us)
             )
-            .join(messages, messages.c.id == deliveries.c.message_id)
-            .where(
-                deliveries.c.recipient == recipient,
-                deliveries.c.status.in_(PENDING),
-                deliveries.c.next_attempt <= now_us,
+        return items
+
+    @staticmethod
+    def release(conn: Connection, items: Sequence[Delivery], worker: str) -> None:
+        """End ``worker``'s claims on ``items`` without recording an attempt."""
+        for item in items:
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.message_id == item.message_id,
+                    deliveries.c.recipient == item.recipient,
+                    deliveries.c.claimed_by == worker,
+                )
+                .values(claimed_until=None)
             )
-            .order_by(deliveries.c.prec_rank, deliveries.c.created, deliveries.c.message_id)
-            .limit(limit)
+
+    @staticmethod
+    def release_all(conn: Connection) -> int:
+        """End every claim: at start, when no worker of this node is running."""
+        result = conn.execute(
+            update(deliveries)
+            .where(deliveries.c.claimed_until.is_not(None))
+            .values(claimed_until=None)
         )
-        query = self._db.claim(query)
-        return [
-            Delivery(
-                r.message_id,
-                r.recipient,
-                r.prec_rank,
-                r.created,
-                r.attempts,
-                r.envelope,
-                r.jws_sha256,
-            )
-            for r in conn.execute(query)
-        ]
+        return int(result.rowcount)
 
     @staticmethod
     def pending_counts(conn: Connection) -> dict[str, dict[int, int]]:
@@ -184,6 +209,7 @@ class MessageRepo:
                     attempts=deliveries.c.attempts + 1,
                     last_error=error,
                     next_attempt=next_attempt_us,
+                    claimed_until=None,
                 )
             )
 
@@ -206,6 +232,7 @@ class MessageRepo:
                 last_error=None,
                 attempts=deliveries.c.attempts + 1,
                 route=route,
+                claimed_until=None,
             )
         )
         return bool(result.rowcount)
@@ -291,3 +318,38 @@ class MessageRepo:
                 )
             )
         ]
+
+
+def _due_query(recipient: str, now_us: int, limit: int) -> Select[Any]:
+    return (
+        select(
+            deliveries.c.message_id,
+            deliveries.c.recipient,
+            deliveries.c.prec_rank,
+            deliveries.c.created,
+            deliveries.c.attempts,
+            messages.c.envelope,
+            messages.c.jws_sha256,
+        )
+        .join(messages, messages.c.id == deliveries.c.message_id)
+        .where(
+            deliveries.c.recipient == recipient,
+            deliveries.c.status.in_(PENDING),
+            deliveries.c.next_attempt <= now_us,
+            or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until <= now_us),
+        )
+        .order_by(deliveries.c.prec_rank, deliveries.c.created, deliveries.c.message_id)
+        .limit(limit)
+    )
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        row.message_id,
+        row.recipient,
+        row.prec_rank,
+        row.created,
+        row.attempts,
+        row.envelope,
+        row.jws_sha256,
+    )

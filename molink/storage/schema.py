@@ -135,6 +135,11 @@ deliveries = Table(
     Column("acknowledged_at", Micros, nullable=True),
     Column("ack_id", String(36), nullable=True),
     Column("ack_operator", String(64), nullable=True),
+    # An outbox claim: the worker that (last) took this row for sending, and until when
+    # its lease holds (NULL once the attempt is recorded). A worker that dies mid-send
+    # loses the row to the others when the lease ends.
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", Micros, nullable=True),
     Index("ix_deliveries_due", "status", "recipient", "prec_rank", "created"),
 )
 

@@ -12,18 +12,22 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from molink.core.precedence import Precedence
+from molink.services.outbox import PeerLink
 from molink.storage.messages import Delivery
 from tests.support.memnet import build_memnet, run
 from tests.support.procnet import wait_until
 
 
-def test_message_committed_during_a_drain_goes_out_without_waiting(tmp_path: Path) -> None:
+def test_message_committed_during_a_drain_goes_out_without_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     net = build_memnet(tmp_path, ["US", "RU"])
     us = net["US"].runtime
     assert us.heartbeat_s >= 5.0  # delivery below must not be the heartbeat's doing
-    repo = us.ctx.messages
-    real_due = repo.due
+    real_claim = PeerLink._claim
     late: dict[str, str] = {}
 
     def send(subject: str) -> str:
@@ -31,14 +35,14 @@ def test_message_committed_during_a_drain_goes_out_without_waiting(tmp_path: Pat
             to=["RU"], precedence=Precedence.FLASH, subject=subject, body="x", lang="en"
         ).id
 
-    def due(conn: Any, recipient: str, now_us: int, limit: int) -> list[Delivery]:
-        items = real_due(conn, recipient, now_us, limit)
+    def claim(link: PeerLink, now_us: int) -> list[Delivery]:
+        items = real_claim(link, now_us)
         if not items and "first" in late and "second" not in late:
-            # The drain's final query found nothing; this commit (and its wake) lands now.
+            # The drain's final claim found nothing; this commit (and its wake) lands now.
             late["second"] = send("second")
         return items
 
-    repo.due = due  # type: ignore[method-assign]
+    monkeypatch.setattr(PeerLink, "_claim", claim)
 
     async def scenario() -> None:
         async with us.ctx.events.subscribe() as events:

@@ -187,9 +187,11 @@ class ProcNet:
         delivery: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
         wrap: Callable[[ProcNode, list[str]], list[str]] | None = None,
+        database_urls: Mapping[str, str] | None = None,
     ) -> None:
         """Create the nodes (not started). ``delivery`` overrides ``[delivery]`` in node.toml;
-        ``wrap`` may change the serve command (e.g. to run it under cProfile)."""
+        ``wrap`` may change the serve command (e.g. to run it under cProfile, or add
+        ``--workers``); ``database_urls`` puts nodes on other databases than SQLite."""
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.nodes: dict[str, ProcNode] = {}
@@ -201,7 +203,14 @@ class ProcNet:
             home = self.root / party
             port = free_port(ports)
             ports.append(port)
-            created = create_node(home, party=party, port=port, now=now, scrypt_n=2**14)
+            created = create_node(
+                home,
+                party=party,
+                port=port,
+                now=now,
+                scrypt_n=2**14,
+                database_url=(database_urls or {}).get(party, "sqlite:///node.db"),
+            )
             if delivery:
                 config = created.config
                 config = config.model_copy(
