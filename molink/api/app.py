@@ -15,6 +15,7 @@ from molink.api import (
     routes_audit,
     routes_channels,
     routes_courier,
+    routes_deconfliction,
     routes_events,
     routes_evidence,
     routes_federation,
@@ -24,10 +25,12 @@ from molink.api import (
     routes_messages,
     routes_session,
     routes_status,
+    routes_tracks,
 )
 from molink.api.audit import AuditTrail
 from molink.api.limits import BodySizeLimit
 from molink.api.problems import install_problem_handlers
+from molink.api.ratelimit import RateLimit
 from molink.services.access import AccessOptions, AccessService, SourceLimiter
 from molink.services.audit import AuditService
 from molink.services.runtime import NodeRuntime
@@ -66,6 +69,8 @@ def create_app(
         routes_alerts.router,
         routes_channels.router,
         routes_courier.router,
+        routes_deconfliction.router,
+        routes_tracks.router,
         routes_events.router,
         routes_evidence.router,
         routes_incidents.router,
@@ -86,4 +91,5 @@ def create_app(
         now_us=runtime.ctx.now_us,
         refusal_limiter=SourceLimiter(60, timedelta(minutes=1), what="refused credentials"),
     )
+    app.add_middleware(RateLimit)  # outermost: per-source token buckets (federation, login)
     return app

@@ -18,6 +18,7 @@ from molink.cli.admin_cmds import audit_app, operator_app, terminal_app
 from molink.cli.client import NodeClient
 from molink.cli.log_cmds import evidence_app, log_app
 from molink.cli.render import message_panel, messages_table, status_tables
+from molink.cli.tracks_cmds import tracks_app
 from molink.config import NodeConfig
 from molink.core.canonical import parse_json
 from molink.core.keys import fingerprint
@@ -42,6 +43,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(operator_app, name="operator")
 app.add_typer(terminal_app, name="terminal")
 app.add_typer(audit_app, name="audit")
+app.add_typer(tracks_app, name="tracks")
 console = Console()
 err = Console(stderr=True)
 
