@@ -64,7 +64,7 @@ def _call(case: Any) -> None:
     method, path = case.method.upper(), case.operation.path
     headers = {"Authorization": f"Bearer {_token_for(method, path)}"}
     response = case.call(headers=headers)
-    CALLS[f"{method} {path}"] += 1
+    CALLS[case.operation.label] += 1
     if response.status_code >= 500:
         SERVER_ERRORS.append(f"{method} {path} -> {response.status_code}: {response.text[:300]}")
     assert response.status_code < 500, (
