@@ -32,6 +32,7 @@ from molink.services.ledger import LedgerService
 from molink.services.lifecycle import ChannelService
 from molink.services.logsvc import LogService
 from molink.services.messaging import MessagingService
+from molink.services.metrics import NodeMetrics
 from molink.services.outbox import Outbox
 from molink.services.pgevents import event_bus_for
 from molink.services.queries import MessageQueries
@@ -85,6 +86,7 @@ class NodeRuntime:
     tracks: TrackService = field(init=False)
     exporter: Exporter = field(init=False)
     cot: CotListener | None = field(default=None, init=False)
+    metrics: NodeMetrics = field(init=False)
     leader: SessionLock = field(init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
 
@@ -106,6 +108,9 @@ class NodeRuntime:
             claim_lease_s=self.claim_lease_s,
         )
         self.leader = ctx.db.session_lock("leader")
+        self.metrics = NodeMetrics(
+            ctx, lambda: {party: link.state for party, link in self.outbox.links.items()}
+        )
         self.channels = ChannelService(ctx, self.messaging, self.alerts)
         self.catalogue = CatalogueService(ctx, self.messaging)
         self.translations = TranslationService(ctx, self.messaging)
