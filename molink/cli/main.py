@@ -16,6 +16,7 @@ from rich.console import Console
 
 from molink.cli.admin_cmds import audit_app, operator_app, terminal_app
 from molink.cli.client import NodeClient
+from molink.cli.keys_cmds import keys_app
 from molink.cli.log_cmds import evidence_app, log_app
 from molink.cli.render import message_panel, messages_table, status_tables
 from molink.cli.tracks_cmds import tracks_app
@@ -44,6 +45,7 @@ app.add_typer(operator_app, name="operator")
 app.add_typer(terminal_app, name="terminal")
 app.add_typer(audit_app, name="audit")
 app.add_typer(tracks_app, name="tracks")
+app.add_typer(keys_app, name="keys")
 console = Console()
 err = Console(stderr=True)
 

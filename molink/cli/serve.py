@@ -36,7 +36,9 @@ from molink.storage.migrate import migrate
 __all__ = ["UNSAFE_CLOCK_SKEW_ENV", "serve_node", "unsafe_clock_skew", "worker_app"]
 
 _HOME_ENV = "MOLINK_NODE_HOME"  # how the supervisor tells its workers which node to run
-_WORKER_POOL = 4  # connections per worker (plus overflow): 4 workers stay far below 100
+# Pooled connections per worker (+ as many overflow, + 3 of its own): 11 each, so two
+# nodes of 4 workers fit in PostgreSQL's default max_connections of 100.
+_WORKER_POOL = 4
 
 UNSAFE_CLOCK_SKEW_ENV = "MOLINK_UNSAFE_CLOCK_SKEW_S"
 _MAX_TEST_SKEW_S = 86_400.0
@@ -127,6 +129,10 @@ def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn calls this in each one it starts)."""
     config = NodeConfig.load(Path(os.environ[_HOME_ENV]) / "node.toml")
     runtime = NodeRuntime.from_config(
-        config, clock=unsafe_clock_skew(), upgrade=False, pool_size=_WORKER_POOL
+        config,
+        clock=unsafe_clock_skew(),
+        upgrade=False,
+        pool_size=_WORKER_POOL,
+        max_overflow=_WORKER_POOL,
     )
     return create_app(runtime)

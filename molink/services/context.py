@@ -39,6 +39,10 @@ class NodeContext:
     max_skew: timedelta = timedelta(minutes=5)
     events: EventBus = field(default_factory=EventBus)
     worker: str = field(default_factory=worker_id)  # who holds outbox claims
+    # Message keys used before a rotation: still open what peers sealed to them.
+    retired_keys: tuple[PartyKeys, ...] = ()
+    # The key the log and witness keys derive from (the party's first key), if not ``keys``.
+    root_keys: PartyKeys | None = None
     messages: MessageRepo = field(init=False)
     peers: PeerRepo = field(init=False)
     log: LogRepo = field(init=False)
@@ -54,6 +58,11 @@ class NodeContext:
     def party(self) -> str:
         return self.keys.party
 
+    @property
+    def log_keys(self) -> PartyKeys:
+        """The keys the log and witness keys derive from: stable across rotations."""
+        return self.root_keys or self.keys
+
     def wake_outbox(self) -> None:
         """Tell the outbox that new items were committed."""
         self.events.publish("outbox.wake")
@@ -66,5 +75,8 @@ class NodeContext:
         with self._dir_lock:
             if self._directory is None or refresh:
                 with self.db.read() as conn:
-                    self._directory = self.peers.directory(conn, self.keys.public)
+                    directory = self.peers.directory(conn, self.keys.public)
+                for old in self.retired_keys:  # our own older signatures still verify
+                    directory.add(old.public, current=False)
+                self._directory = directory
             return self._directory

@@ -146,7 +146,8 @@ class EvidenceService:
                 parties |= set(item.message.receipts)
                 for ack in item.acks:
                     parties |= set(ack.receipts)
-            keys = _party_keys(conn, sorted(parties), ctx.keys.public)
+            own_keys = [ctx.keys.public, *(k.public for k in ctx.retired_keys)]
+            keys = _party_keys(conn, sorted(parties), own_keys)
             peers = ctx.peers.all(conn)
         return _Collected(items=items, own=own, parties=keys, peers=peers)
 
@@ -269,7 +270,7 @@ class EvidenceService:
             )
         for party, keys in c.parties.items():
             files[jwks_path(party)] = _jwks(keys)
-        witnesses = {witness_cosigner(ctx.keys, ctx.log_origin).vkey}
+        witnesses = {witness_cosigner(ctx.log_keys, ctx.log_origin).vkey}
         witnesses |= {p.witness_vkey for p in c.peers if p.witness_vkey}
         names = [_put_witness(files, vkey) for vkey in sorted(witnesses)]
         manifest = Manifest(
@@ -369,9 +370,10 @@ def _put_log(
 
 
 def _party_keys(
-    conn: Connection, parties: Sequence[str], own: PartyPublicKeys
+    conn: Connection, parties: Sequence[str], own: Sequence[PartyPublicKeys]
 ) -> dict[str, list[PartyPublicKeys]]:
-    """Every signing key each party has held (current first), as pinned by this node."""
+    """Every signing key each party has held (current first), as pinned by this node;
+    ``own``: this node's current key, then the keys it rotated away from."""
     out: dict[str, list[PartyPublicKeys]] = {}
     rows = conn.execute(
         select(peer_keys)
@@ -382,8 +384,8 @@ def _party_keys(
         out.setdefault(row.party, []).append(
             PartyPublicKeys(party=row.party, sig_public=row.sig_public, enc_public=row.enc_public)
         )
-    if own.party in parties:
-        out[own.party] = [own]
+    if own and own[0].party in parties:
+        out[own[0].party] = list(own)
     return {p: out[p] for p in parties if p in out}
 
 

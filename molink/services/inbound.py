@@ -15,9 +15,16 @@ from typing import Any
 from sqlalchemy import Connection
 
 from molink.core.deadlines import DeadlinePolicy
-from molink.core.envelope import Opened, open_envelope
+from molink.core.envelope import Directory, Opened, open_envelope
+from molink.core.keyrotation import ROTATE_TYPE
 from molink.core.receipt import make_receipt
-from molink.errors import MolinkError, ReplayDetected, UnknownPeer
+from molink.errors import (
+    MolinkError,
+    ReplayDetected,
+    SignatureInvalid,
+    UnknownPeer,
+    WrongRecipient,
+)
 from molink.services.channels import direct_channel_id, ensure_channel, get_channel
 from molink.services.context import NodeContext
 from molink.storage.db import micros
@@ -59,6 +66,23 @@ class InboundService:
         self._handlers[type_] = handler
 
     def receive(self, envelopes: Sequence[Mapping[str, Any]]) -> list[InboundResult]:
+        results, rotated = self._receive(envelopes)
+        if rotated:
+            # A peer's key.rotate was stored: what it signed with the new key in the same
+            # batch was refused before the new key was known. Open those again.
+            again = [
+                i
+                for i, r in enumerate(results)
+                if r.status == "rejected" and isinstance(r.error, (SignatureInvalid, UnknownPeer))
+            ]
+            if again:
+                retried, _ = self._receive([envelopes[i] for i in again])
+                for i, result in zip(again, retried, strict=True):
+                    results[i] = result
+        return results
+
+    def _receive(self, envelopes: Sequence[Mapping[str, Any]]) -> tuple[list[InboundResult], bool]:
+        """Open, verify and store a batch; also says whether a peer's keys changed."""
         ctx = self._ctx
         now = ctx.clock.now()
         opened = [self._open(envelope, now) for envelope in envelopes]
@@ -75,6 +99,9 @@ class InboundService:
                     stored.append(item)
         if stored:
             ctx.wake_outbox()  # handlers may have queued replies (e.g. automatic acks)
+        rotated = any(item.signed.type == ROTATE_TYPE for item in stored)
+        if rotated:
+            ctx.directory(refresh=True)  # a peer's new keys, now committed
         for item in stored:
             ctx.events.publish(
                 f"{item.signed.type}.received",
@@ -82,27 +109,35 @@ class InboundService:
                 sender=item.signed.sender,
                 precedence=item.signed.precedence.value,
             )
-        return results
+        return results, rotated
 
     def _open(self, envelope: Mapping[str, Any], now: Any) -> Opened | MolinkError:
         ctx = self._ctx
         try:
-            return open_envelope(
-                envelope, me=ctx.keys, directory=ctx.directory(), now=now, max_skew=ctx.max_skew
-            )
-        except UnknownPeer:
-            try:  # a peer added while we run: re-read the pinned keys once
-                return open_envelope(
-                    envelope,
-                    me=ctx.keys,
-                    directory=ctx.directory(refresh=True),
-                    now=now,
-                    max_skew=ctx.max_skew,
-                )
+            return self._open_with(envelope, now, ctx.directory())
+        except (UnknownPeer, SignatureInvalid):
+            # A peer added, or a peer's rotated key learned (perhaps by another worker),
+            # since the pinned keys were cached: re-read them once.
+            try:
+                return self._open_with(envelope, now, ctx.directory(refresh=True))
             except MolinkError as exc:
                 return exc
         except MolinkError as exc:
             return exc
+
+    def _open_with(self, envelope: Mapping[str, Any], now: Any, directory: Directory) -> Opened:
+        """Open with our current key; an envelope sealed to a key we rotated away from
+        (the peer had not yet learned the new one) opens with that retired key."""
+        ctx = self._ctx
+        *older, last = (ctx.keys, *ctx.retired_keys)
+        for keys in older:
+            try:
+                return open_envelope(
+                    envelope, me=keys, directory=directory, now=now, max_skew=ctx.max_skew
+                )
+            except WrongRecipient:
+                continue
+        return open_envelope(envelope, me=last, directory=directory, now=now, max_skew=ctx.max_skew)
 
     def _store(self, conn: Connection, opened: Opened) -> InboundResult:
         ctx = self._ctx

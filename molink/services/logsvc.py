@@ -35,7 +35,7 @@ MAX_INTEGRATE = 50_000
 class LogService:
     def __init__(self, ctx: NodeContext) -> None:
         self._ctx = ctx
-        self._signer = log_signer(ctx.keys, ctx.log_origin)
+        self._signer = log_signer(ctx.log_keys, ctx.log_origin)
         self._tree = LogTreeRepo()
 
     @property

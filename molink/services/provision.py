@@ -21,6 +21,7 @@ from molink.services.admin import add_operator, issue_token, public_bundle
 from molink.services.logkeys import verifier_keys
 from molink.storage.db import Database, micros
 from molink.storage.files import make_tls_certificate, save_keys, write_private
+from molink.storage.keyring import current_message_keys
 from molink.storage.migrate import migrate
 
 __all__ = ["CreatedNode", "create_node", "node_bundle"]
@@ -110,12 +111,17 @@ def create_node(
 
 
 def node_bundle(config: NodeConfig, keys: PartyKeys, *, mediator: bool = False) -> str:
-    """The node's public bundle: keys, address, TLS certificate, log and witness vkeys."""
+    """The node's public bundle: keys, address, TLS certificate, log and witness vkeys.
+
+    ``keys`` are the party's first keys (``party.key``), which the log and witness keys
+    derive from; after a rotation the bundle carries the current message keys.
+    """
     url = config.api.public_url or f"https://{config.api.host}:{config.api.port}"
     cert = config.path(config.api.tls_cert).read_text(encoding="utf-8")
     vkeys = verifier_keys(keys, config.log_origin)
+    current = current_message_keys(config.path(config.keys.file), config.passphrase()) or keys
     bundle = public_bundle(
-        keys.public,
+        current.public,
         urls=[url],
         tls_cert=cert,
         log_origin=config.log_origin,

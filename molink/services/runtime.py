@@ -13,6 +13,7 @@ import anyio
 
 from molink.config import NodeConfig
 from molink.core.boundaries import load_boundaries
+from molink.core.keyrotation import ROTATE_TYPE
 from molink.core.keys import PartyKeys
 from molink.errors import MolinkError
 from molink.services.alerts import AlertService
@@ -28,6 +29,7 @@ from molink.services.events import EventBus
 from molink.services.export import Exporter
 from molink.services.inbound import InboundService
 from molink.services.incidents import IncidentService
+from molink.services.keyrotation import KeyRotationService
 from molink.services.ledger import LedgerService
 from molink.services.lifecycle import ChannelService
 from molink.services.logsvc import LogService
@@ -42,9 +44,10 @@ from molink.services.tracks import TrackService
 from molink.services.translation import TranslationService
 from molink.services.witnessing import WitnessService
 from molink.storage.db import Database, SessionLock
-from molink.storage.files import load_keys
+from molink.storage.keyring import load_key_ring
 from molink.storage.migrate import migrate
 from molink.transport.base import PeerTransport
+from molink.transport.fallback import KeyFallbackTransport
 from molink.transport.http import HttpTransport
 
 __all__ = ["NodeRuntime"]
@@ -87,6 +90,7 @@ class NodeRuntime:
     exporter: Exporter = field(init=False)
     cot: CotListener | None = field(default=None, init=False)
     metrics: NodeMetrics = field(init=False)
+    keyrotation: KeyRotationService = field(init=False)
     leader: SessionLock = field(init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
 
@@ -136,6 +140,8 @@ class NodeRuntime:
             self.alerts,
             now_s=lambda: ctx.now_us() // 1_000_000,
         )
+        self.keyrotation = KeyRotationService(ctx, self.messaging)
+        self.inbound.register(ROTATE_TYPE, self.keyrotation.on_rotate)
 
     @classmethod
     def build(
@@ -150,8 +156,12 @@ class NodeRuntime:
         max_skew: timedelta = timedelta(minutes=5),
         events: EventBus | None = None,
         worker: str | None = None,
+        retired_keys: tuple[PartyKeys, ...] = (),
+        root_keys: PartyKeys | None = None,
         **options: Any,
     ) -> NodeRuntime:
+        """A node on ``db`` signing with ``keys``; ``retired_keys`` (after a rotation) still
+        open envelopes sealed to them and sign requests to peers not yet told."""
         clock = clock or SystemClock()
         ctx = NodeContext(
             keys=keys,
@@ -162,8 +172,14 @@ class NodeRuntime:
             max_skew=max_skew,
             events=events or EventBus(),
             worker=worker or worker_id(),
+            retired_keys=retired_keys,
+            root_keys=root_keys,
         )
-        return cls(ctx=ctx, transport=transport_factory(keys, clock.now), **options)
+        transport = transport_factory(keys, clock.now)
+        if retired_keys:
+            older = [transport_factory(k, clock.now) for k in retired_keys]
+            transport = KeyFallbackTransport([transport, *older])
+        return cls(ctx=ctx, transport=transport, **options)
 
     @classmethod
     def from_config(
@@ -173,17 +189,22 @@ class NodeRuntime:
         clock: Clock | None = None,
         upgrade: bool = True,
         pool_size: int = 8,
+        max_overflow: int = 8,
     ) -> NodeRuntime:
         """The node described by ``config``; ``upgrade`` applies pending migrations first
         (``molink serve`` with several workers does that once, before starting them)."""
-        keys = load_keys(config.path(config.keys.file), config.passphrase())
-        db = Database(config.database_url, base=config.home, pool_size=pool_size)
+        db = Database(
+            config.database_url, base=config.home, pool_size=pool_size, max_overflow=max_overflow
+        )
         if upgrade:
             migrate(db)
+        ring = load_key_ring(config.path(config.keys.file), config.passphrase(), db)
         d, duty = config.delivery, config.duty
         worker = worker_id()
         return cls.build(
-            keys=keys,
+            keys=ring.current,
+            retired_keys=ring.retired,
+            root_keys=ring.log_root,
             db=db,
             log_origin=config.log_origin,
             events=event_bus_for(db, origin=worker),

@@ -44,7 +44,7 @@ class WitnessService:
         self._ctx = ctx
         self._log = log
         self._alerts = alerts
-        self._cosigner = witness_cosigner(ctx.keys, ctx.log_origin)
+        self._cosigner = witness_cosigner(ctx.log_keys, ctx.log_origin)
         self._tree = LogTreeRepo()
 
     @property
@@ -118,7 +118,7 @@ class WitnessService:
         if latest is None:
             return 0
         signed = open_checkpoint(
-            str(latest.note), [log_signer(ctx.keys, ctx.log_origin).verifier()]
+            str(latest.note), [log_signer(ctx.log_keys, ctx.log_origin).verifier()]
         )
         added = 0
         for peer in peers:
