@@ -8,6 +8,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from molink.api.deps import RuntimeDep, require
@@ -49,7 +50,7 @@ Submitter = Annotated[Principal, require("track.submit")]
         }
     },
 )
-async def submit_tracks(request: Request, runtime: RuntimeDep, who: Submitter) -> dict[str, Any]:
+async def submit_tracks(request: Request, runtime: RuntimeDep, who: Submitter) -> JSONResponse:
     """Track points ``{"points": [{"track_id", "time", "lat", "lon", "alt_m"}...]}``, with an
     optional ``party`` the tracks are attributed to (default: this node's party). Intrusions
     into protected zones, other parties' active volumes and national boundaries are alerted
@@ -74,7 +75,7 @@ async def submit_tracks(request: Request, runtime: RuntimeDep, who: Submitter) -
         )
 
     result: dict[str, Any] = await run_in_threadpool(work)
-    return result
+    return JSONResponse(result)  # plain JSON values: no need for FastAPI's encoder
 
 
 @router.get("/tracks")

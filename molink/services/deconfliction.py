@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -121,6 +122,7 @@ class DeconflictionService:
         self._state: DeconState | None = None
         self._pending: dict[str, list[Any]] = {}
         self._mark = 0
+        self._synced_at = -1e9
         event.listen(ctx.db.engine, "rollback", self._on_rollback)
         event.listen(ctx.db.engine, "commit", self._on_commit)
 
@@ -163,6 +165,21 @@ class DeconflictionService:
     def warm(self) -> None:
         """Build the state now (at start) rather than on the first request."""
         self.snapshot()
+
+    def version(self, *, max_age_s: float = 0.5) -> int:
+        """A number that changes whenever the sites or volumes change.
+
+        This worker's own changes (filings, inbound objects) are seen at once; those stored
+        by other workers of the node (PostgreSQL) within ``max_age_s``, when the state is
+        next caught up with the log. Cheap: no database read in between.
+        """
+        now = time.monotonic()
+        state = self._state
+        if state is not None and now - self._synced_at < max_age_s:
+            return state.version
+        version = self.read(lambda s: s.version)
+        self._synced_at = now
+        return version
 
     # ------------------------------------------------------------------ notifications
     def file(self, feature: Mapping[str, Any], *, operator: str) -> Checked:

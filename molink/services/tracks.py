@@ -11,8 +11,8 @@ Each new episode becomes an ``intrusion`` alert on this node (in the request's o
 transaction, so it exists when the API answers) and, when other parties are involved (the
 track's attributed party, the target's owner, the channel's mediator), one signed
 ``intrusion.report`` per recipient set that their nodes turn into the same alert. The alert
-links the track segment (previous point to this one). One log entry per batch records the
-SHA-256 of the batch as received.
+links the track segment (previous point to this one). A batch that raises alerts is logged
+with the SHA-256 of the batch as received; one that raises none writes nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, insert, select
 
 from molink.core.boundaries import Boundaries
+from molink.core.boundary_grid import GriddedBoundaries, grid_boundaries
 from molink.core.envelope import Opened
 from molink.core.ids import uuid7
 from molink.core.precedence import Precedence
@@ -52,6 +53,7 @@ _KIND_NAMES = {
 }
 _REPORT_CHUNK = 200
 _IN_CHUNK = 500
+_LOG_CHUNK = 200  # alert ids per log entry (an entry stays far below 64 KiB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +124,7 @@ class TrackService:
         self._messaging = messaging
         self._decon = deconfliction
         self._boundaries_src = boundaries
-        self._boundaries: Boundaries | None = (
-            boundaries if isinstance(boundaries, Boundaries) else None
-        )
+        self._boundaries: Boundaries | None = None
         self._channel = channel
         self.store = store or TrackStore()
         self._lock = threading.Lock()
@@ -135,6 +135,8 @@ class TrackService:
         self._ids: dict[str, int] = {}
         self._inside: dict[int, set[tuple[int, str]]] = {}
         self.counters = {"points": 0, "batches": 0, "intrusions": 0, "reports": 0}
+        if isinstance(boundaries, Boundaries):
+            self.use_boundaries(boundaries)
 
     # ------------------------------------------------------------------ targets
     def warm(self) -> None:
@@ -142,7 +144,10 @@ class TrackService:
         self._detector()
 
     def use_boundaries(self, boundaries: Boundaries | None) -> None:
-        """Use these boundaries (already loaded, e.g. shared by several nodes in one process)."""
+        """Use these boundaries (already loaded, e.g. shared by several nodes in one process;
+        gridded here unless they already are)."""
+        if boundaries is not None and not isinstance(boundaries, GriddedBoundaries):
+            boundaries = grid_boundaries(boundaries)
         with self._lock:
             self._boundaries_src = self._boundaries = boundaries
             self._targets = None
@@ -155,11 +160,11 @@ class TrackService:
 
     def _load_boundaries(self) -> Boundaries | None:
         if self._boundaries is None and callable(self._boundaries_src):
-            self._boundaries = self._boundaries_src()
+            self._boundaries = grid_boundaries(self._boundaries_src())
         return self._boundaries
 
     def _detector(self) -> _Targets:
-        version = self._decon.read(lambda s: s.version) + (self._local_version << 32)
+        version = self._decon.version() + (self._local_version << 32)
         current = self._targets
         if current is not None and current.version == version:
             return current
@@ -198,18 +203,18 @@ class TrackService:
     ) -> dict[str, Any]:
         """Check a batch and raise its intrusion alerts before returning.
 
-        ``party`` is the party the tracks are attributed to (default: this node's own);
-        ``source`` and ``digest`` (the SHA-256 of the batch as received) go into the log.
+        ``party`` is the party the tracks are attributed to (default: this node's own). A
+        batch that raises intrusions is logged (``tracks.ingested``: ``source``, and
+        ``digest``, the SHA-256 of the batch as received) in the alerts' transaction; one
+        that raises none writes nothing.
         """
         ctx = self._ctx
         party = party or ctx.party
+        if len(cols) == 0:  # core.tracks cannot take an empty batch with a memory
+            return {"accepted": 0, "intrusions": [], "alerts": []}
         targets = self._detector()
         with self._lock:
-            ids = np.fromiter(
-                (self._ids.setdefault(k, len(self._ids)) for k in cols.track),
-                dtype=np.int64,
-                count=len(cols),
-            )
+            ids = self._intern(cols.track)
             hits = targets.detector.check_batch(
                 ids, cols.time, cols.lat, cols.lon, cols.alt_m, party=party, memory=self._memory
             )
@@ -220,6 +225,8 @@ class TrackService:
         rows = [
             self._entry(cols, hits, k, kind, target, party, targets) for k, kind, target in episodes
         ]
+        if not rows:  # nothing to alert: no write (the audit trail has the request)
+            return {"accepted": len(cols), "intrusions": [], "alerts": []}
         with ctx.db.write() as conn:
             now_us = ctx.now_us()
             ctx.log.append(
@@ -247,6 +254,14 @@ class TrackService:
         self.counters["reports"] += reports
         return {"accepted": len(cols), "intrusions": rows, "alerts": [a for a, _ in raised]}
 
+    def _intern(self, names: list[str]) -> NDArray[np.int64]:
+        """Each submitted track id as a stable integer (the detector's track key)."""
+        get = self._ids.get
+        found = [get(k) for k in names]
+        if None in found:
+            found = [self._ids.setdefault(k, len(self._ids)) for k in names]
+        return np.asarray(found, dtype=np.int64)
+
     def _episodes(
         self,
         ids: NDArray[np.int64],
@@ -254,31 +269,55 @@ class TrackService:
         hits: BatchIntrusions,
         det: IntrusionDetector,
     ) -> list[tuple[int, int, int]]:
-        """(hit row, kind, target) of every target a track entered in this batch."""
-        if len(hits) == 0 and not self._inside:
+        """(hit row, kind, target) of every target a track entered in this batch.
+
+        A hit continues an episode when the track's previous point (in time order: in this
+        batch, or the last point of an earlier batch, ``_inside``) hit the same target.
+        Vectorised; Python touches only episode starts and each track's last point.
+        """
+        n = len(ids)
+        if len(hits) == 0:
+            if self._inside:
+                for tid in set(ids.tolist()) & self._inside.keys():
+                    del self._inside[tid]
             return []
-        hp = hits.point
-        interest = set(ids[hp].tolist()) | set(self._inside)
-        idx = np.flatnonzero(np.isin(ids, np.fromiter(interest, dtype=np.int64)))
-        idx = idx[np.lexsort((cols.time[idx], ids[idx]))]
-        lo = np.searchsorted(hp, idx, "left").tolist()
-        hi = np.searchsorted(hp, idx, "right").tolist()
-        kinds, tgts, prevt = hits.kind.tolist(), hits.target.tolist(), hits.prev_time.tolist()
+        order = np.lexsort((cols.time, ids))
+        sids = ids[order]
+        first = np.flatnonzero(np.r_[True, sids[1:] != sids[:-1]])
+        sizes = np.diff(np.r_[first, n])
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - np.repeat(first, sizes)
+        is_last = np.zeros(n, dtype=np.bool_)
+        is_last[order[first + sizes - 1]] = True
+        hp, hk, ht = hits.point, hits.kind.astype(np.int64), hits.target
+        tid, hr = ids[hp], rank[hp]
+        srt = np.lexsort((hr, ht, hk, tid))
+        cont = np.zeros(len(srt), dtype=np.bool_)
+        cont[1:] = (
+            (tid[srt[1:]] == tid[srt[:-1]])
+            & (hk[srt[1:]] == hk[srt[:-1]])
+            & (ht[srt[1:]] == ht[srt[:-1]])
+            & (hr[srt[1:]] == hr[srt[:-1]] + 1)
+        )
+        starts = np.sort(srt[~cont])
+        prevt = hits.prev_time
         out: list[tuple[int, int, int]] = []
-        for p, a, b in zip(idx.tolist(), lo, hi, strict=True):
-            tid = int(ids[p])
-            cur = {(kinds[r], det.target_name(kinds[r], tgts[r])): r for r in range(a, b)}
-            before = self._inside.get(tid, set())
-            for key, r in cur.items():
-                if key in before:
-                    continue
-                if kinds[r] == IntrusionKind.BOUNDARY and prevt[r] < 0:
-                    continue  # first seen inside: not seen entering
-                out.append((r, kinds[r], tgts[r]))
-            if cur:
-                self._inside[tid] = set(cur)
+        for r in starts.tolist():
+            kind, target, track = int(hk[r]), int(ht[r]), int(tid[r])
+            if hr[r] == 0 and (kind, det.target_name(kind, target)) in self._inside.get(track, ()):
+                continue  # the track's last point in the previous batch was inside already
+            if kind == IntrusionKind.BOUNDARY and prevt[r] < 0:
+                continue  # first seen inside: not seen entering
+            out.append((r, kind, target))
+        now_inside: dict[int, set[tuple[int, str]]] = {}
+        for r in np.flatnonzero(is_last[hp]).tolist():
+            kind, target = int(hk[r]), int(ht[r])
+            now_inside.setdefault(int(tid[r]), set()).add((kind, det.target_name(kind, target)))
+        for track in set(ids[is_last].tolist()):
+            if track in now_inside:
+                self._inside[track] = now_inside[track]
             else:
-                self._inside.pop(tid, None)
+                self._inside.pop(track, None)
         return out
 
     def _entry(
@@ -321,7 +360,12 @@ class TrackService:
     def raise_intrusions(
         self, conn: Connection, rows: Sequence[Mapping[str, Any]], *, reporter: str
     ) -> list[tuple[str, str]]:
-        """Store one ``intrusion`` alert per row (deduplicated), logged; (id, title) pairs."""
+        """Store one ``intrusion`` alert per row (deduplicated); (id, title) pairs.
+
+        The log gets one ``alerts.raised`` entry per 200 alerts of the batch (their ids and
+        targets), not one per alert: a track crossing many zones would otherwise write the
+        log faster than it can be integrated.
+        """
         if not rows:
             return []
         ctx = self._ctx
@@ -380,15 +424,14 @@ class TrackService:
             conn,
             [
                 {
-                    "type": "alert.raised",
-                    "id": r["id"],
+                    "type": "alerts.raised",
                     "kind": "intrusion",
-                    "severity": r["severity"],
-                    "parties": r["parties"],
-                    "refs": r["refs"],
+                    "reporter": reporter,
+                    "ids": [r["id"] for r in fresh[i : i + _LOG_CHUNK]],
+                    "refs": sorted({ref for r in fresh[i : i + _LOG_CHUNK] for ref in r["refs"]}),
                     "time": now_us // 1000,
                 }
-                for r in fresh
+                for i in range(0, len(fresh), _LOG_CHUNK)
             ],
             now_us,
         )

@@ -8,7 +8,10 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from molink.core import track_input
 from molink.core.geoexport import KML_NS, feature_collection, to_kml
 from molink.core.track_input import MAX_POINTS, parse_csv, parse_geojson, parse_points
 from molink.errors import InvalidInput, OversizedInput
@@ -116,3 +119,38 @@ def test_geojson_and_kml_exports_parse_back() -> None:
     assert ring == "0,0 1,0 1,1 0,0"
     assert marks[1].findtext(".//k:altitudeMode", namespaces=ns) == "absolute"
     assert len(marks[2].findall("k:MultiGeometry/k:Polygon", ns)) == 2
+
+
+_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.integers(min_value=-(2**60), max_value=2**60),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+    st.sampled_from(["2025-09-19T09:00:00Z", "2025-09-19T09:00:00", "1758272400"]),
+)
+_POINT = st.fixed_dictionaries(
+    {},
+    optional={
+        "track_id": st.one_of(st.text(max_size=70), st.integers(), st.none()),
+        "time": _VALUES,
+        "lat": _VALUES,
+        "lon": _VALUES,
+        "alt_m": _VALUES,
+    },
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(_POINT, st.just(P), st.just(P)), max_size=6))
+def test_the_fast_path_agrees_with_the_point_by_point_path(points: list[Any]) -> None:
+    def outcome(fn: Any) -> Any:
+        try:
+            cols = fn(points, "points")
+        except InvalidInput:
+            return "invalid"
+        return None if cols is None else cols.rows()
+
+    fast = outcome(track_input._fast_columns)
+    if fast is not None:
+        assert fast == outcome(track_input._slow_columns)
