@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -138,6 +139,72 @@ def test_oversized_and_malformed_operator_bodies_store_nothing(tmp_path: Path) -
                 assert answer.status_code in (400, 422), (body, answer.status_code, answer.text)
                 assert answer.headers["content-type"].startswith("application/problem+json")
                 assert answer.json()["detail"]
+
+    before = _outbox_size(net, "US")
+    run(scenario())
+    assert _outbox_size(net, "US") == before
+
+
+BAD_FEATURES: list[object] = [
+    [],
+    "Feature",
+    {"type": "Feature"},
+    {"type": "FeatureCollection", "features": []},
+    {"type": "Feature", "geometry": None, "properties": {}},
+    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1e308, 0]}, "properties": {}},
+    {"type": "Feature", "geometry": {"type": "Point", "coordinates": ["a", "b"]}, "properties": {}},
+    {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]},
+        "properties": {"kind": "air-exercise", "start": "yesterday", "end": 5, "lower_m": "x"},
+    },
+    {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [34.58, 47.51, 0, 0, 0]},
+        "properties": {"kind": "?", "radius_m": -1, "to": "RU"},
+    },
+    {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": [[0, 0]]},
+        "properties": {"width_m": 1e12},
+    },
+]
+BAD_TRACKS: list[object] = [
+    {},
+    {"points": "many"},
+    {"points": [{"track_id": "t"}]},
+    {"points": [{"track_id": "t", "time": "noon", "lat": 95, "lon": 0, "alt_m": 0}]},
+    {
+        "points": [
+            {"track_id": "", "time": "2026-02-05T10:00:00Z", "lat": 0, "lon": 0, "alt_m": "high"}
+        ]
+    },
+    {"points": [], "party": 7},
+    [1, 2, 3],
+]
+
+
+def test_malformed_geojson_and_tracks_are_refused_and_store_nothing(tmp_path: Path) -> None:
+    net = build_memnet(tmp_path, ["US", "RU"])
+    node = net["US"]
+
+    async def scenario() -> None:
+        async with node.client() as client:
+            for feature in BAD_FEATURES:
+                answer = await client.post("/api/v1/notifications", json=feature)
+                assert 400 <= answer.status_code < 500, (feature, answer.status_code, answer.text)
+                assert answer.headers["content-type"].startswith("application/problem+json")
+                assert answer.json()["detail"], feature
+            listed = await client.get("/api/v1/notifications")
+            assert listed.status_code == 200
+            assert listed.json()["items"] == []
+            for tracks in (*BAD_TRACKS, b"{not json", b"\xff"):
+                body = tracks if isinstance(tracks, bytes) else json.dumps(tracks).encode()
+                answer = await client.post(
+                    "/api/v1/tracks", content=body, headers={"Content-Type": "application/json"}
+                )
+                assert 400 <= answer.status_code < 500, (tracks, answer.status_code, answer.text)
+                assert answer.json()["detail"], tracks
 
     before = _outbox_size(net, "US")
     run(scenario())
