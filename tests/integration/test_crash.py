@@ -215,6 +215,8 @@ def _run_crash_rounds(procnet: Callable[..., ProcNet], rounds: int, seed: int) -
     net.stop("US")
     net.stop("RU")
     _check_offline(net, sent)
+    print(f"\ncrash rounds: {rounds}, kill -9: {2 * rounds}, accepted {len(accepted)}, "
+          f"delivered once {len(sent)}, POSTs cut off by a kill {uncertain}")  # fmt: skip
 
 
 def test_kill_both_nodes_mid_burst_delivers_every_accepted_message_once(
