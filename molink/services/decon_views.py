@@ -3,6 +3,7 @@ conflicts with their suggested resolution (what the API answers and the alerts c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ __all__ = [
     "conflict_json",
     "describe_resolution",
     "epoch_iso",
+    "filing_json",
     "notification_json",
     "site_json",
 ]
@@ -123,6 +125,32 @@ def notification_json(
             out["rendered"] = {
                 lang: notices.render(parsed.notice, lang, filed_at=filed) for lang in notices.LANGS
             }
+    return out
+
+
+def filing_json(
+    item: str,
+    object_id: str,
+    alerts: Sequence[str],
+    conflicts: Sequence[Conflict],
+    state: DeconState,
+) -> dict[str, Any]:
+    """The answer to a filing (``{"id", "conflicts": [...]}``, the contract) with the alerts
+    raised, the lateness flag and, for a change, the signed change's id."""
+    note = state.notes.get(item)
+    out: dict[str, Any] = {"id": item, "alerts": list(alerts)}
+    if item != object_id:
+        out["change_id"] = object_id
+    if note is not None:
+        props = notification_json(note, state)["properties"]
+        out.update(
+            status=props["status"],
+            late=props["late"],
+            late_s=props["late_s"],
+            defaulted=props["defaulted"],
+            rev=note.rev,
+        )
+    out["conflicts"] = [{**conflict_json(c, state), "overlap": state.overlap(c)} for c in conflicts]
     return out
 
 

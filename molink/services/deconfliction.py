@@ -51,7 +51,7 @@ from molink.services.decon_inputs import (
     title_of,
 )
 from molink.services.decon_state import DeconState, NotificationRecord, SiteRecord
-from molink.services.decon_views import conflict_json, notification_json
+from molink.services.decon_views import conflict_json, filing_json
 from molink.services.messaging import MessagingService
 from molink.storage.log import LogRepo
 from molink.storage.schema import log_entries, messages
@@ -142,23 +142,7 @@ class DeconflictionService:
 
         def build(state: DeconState) -> dict[str, Any]:
             item = checked.item or checked.id
-            note = state.notes.get(item)
-            out: dict[str, Any] = {"id": item, "alerts": list(checked.alerts)}
-            if item != checked.id:
-                out["change_id"] = checked.id
-            if note is not None:
-                props = notification_json(note, state)["properties"]
-                out.update(
-                    status=props["status"],
-                    late=props["late"],
-                    late_s=props["late_s"],
-                    defaulted=props["defaulted"],
-                    rev=note.rev,
-                )
-            out["conflicts"] = [
-                {**conflict_json(c, state), "overlap": state.overlap(c)} for c in checked.conflicts
-            ]
-            return out
+            return filing_json(item, checked.id, checked.alerts, checked.conflicts, state)
 
         return self.read(build)
 
