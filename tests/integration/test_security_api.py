@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from molink.storage.schema import messages
+from molink.services.incidents import MAX_ATTACHMENT_BYTES
+from molink.storage.schema import attachments, messages
 from tests.support.access import role_token
 from tests.support.memnet import MemNet, MemNode, build_memnet, run
 
@@ -209,3 +210,23 @@ def test_malformed_geojson_and_tracks_are_refused_and_store_nothing(tmp_path: Pa
     before = _outbox_size(net, "US")
     run(scenario())
     assert _outbox_size(net, "US") == before
+
+
+def test_oversized_attachment_is_413_and_stores_nothing(tmp_path: Path) -> None:
+    net = build_memnet(tmp_path, ["US", "RU"])
+    node = net["US"]
+    limit = max(node.runtime.max_body_bytes, MAX_ATTACHMENT_BYTES)
+
+    async def scenario() -> None:
+        async with node.client() as client:
+            answer = await client.post(
+                "/api/v1/incidents/attachments",
+                content=b"\0" * (limit + 1),
+                headers={"X-Filename": "photo.jpg", "Content-Type": "image/jpeg"},
+            )
+            assert answer.status_code == 413, answer.text
+            assert answer.json()["detail"]
+
+    run(scenario())
+    with node.runtime.ctx.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(attachments)).scalar_one() == 0
