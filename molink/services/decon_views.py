@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from molink.core import notices
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=65_536)
 def epoch_iso(seconds: int) -> str | None:
     """Epoch seconds as ISO 8601 UTC; None for the open ends of a permanent window."""
     try:
