@@ -21,7 +21,11 @@ from molink.core.track_input import parse_points
 from molink.services.cot_listener import CotListener
 from molink.services.scenario_deconfliction import ESTONIA_ZONE, mig31_tracks
 from tests.support.decon import decon_net
-from tests.support.memnet import MemNode, run
+from tests.support.memnet import (
+    MemNode,
+    build_memnet,  # noqa: F401 - runs this module on both engines
+    run,
+)
 
 BOMB = (
     b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'

@@ -13,7 +13,11 @@ import pytest
 from molink.core.separation import Resolution, SeparationPolicy, apply_resolution, rule_conflicts
 from molink.core.sites import ZAPORIZHZHIA_NPP
 from tests.support.decon import decon_net, feature
-from tests.support.memnet import MemNet, run
+from tests.support.memnet import (
+    MemNet,
+    build_memnet,  # noqa: F401 - runs this module on both engines
+    run,
+)
 
 DAY1 = ("2026-02-06T10:00:00Z", "2026-02-06T12:00:00Z")
 DAY1_LATER = ("2026-02-06T11:00:00Z", "2026-02-06T13:00:00Z")

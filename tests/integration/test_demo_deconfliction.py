@@ -21,7 +21,12 @@ from molink.cli import demo_scenario
 from molink.cli.demo_scenario import Team
 from molink.errors import MolinkError, NotFound
 from tests.support.decon import decon_net
-from tests.support.memnet import MemNet, MemNode, run
+from tests.support.memnet import (
+    MemNet,
+    MemNode,
+    build_memnet,  # noqa: F401 - runs this module on both engines
+    run,
+)
 
 
 class _LoopClient:

@@ -16,7 +16,11 @@ from molink.core.geoexport import KML_NS
 from molink.core.track_input import parse_geojson
 from molink.services.scenario_deconfliction import ESTONIA_ZONE, drone_tracks, mig31_tracks
 from tests.support.decon import decon_net, feature
-from tests.support.memnet import MemNet, run
+from tests.support.memnet import (
+    MemNet,
+    build_memnet,  # noqa: F401 - runs this module on both engines
+    run,
+)
 
 
 async def _alerts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
