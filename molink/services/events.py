@@ -20,6 +20,7 @@ __all__ = ["Event", "EventBus"]
 class Event:
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+    remote: bool = False  # published by another worker of this node (``PgEventBus``)
 
 
 class EventBus:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
+
 from molink.core.checkpoint import Checkpoint, sign_checkpoint
 from molink.core.cosignature import CosignatureVerifier
 from molink.core.merkle import (
@@ -45,13 +47,15 @@ class LogService:
     def integrate(self) -> Checkpoint | None:
         """Integrate new entries and sign a checkpoint; None if nothing was new."""
         ctx = self._ctx
+        with ctx.db.read() as conn:  # most ticks find nothing: no need for the sequencer
+            if self._up_to_date(conn):
+                return None
         with ctx.db.write() as conn:
             ctx.db.lock_sequencer(conn)
+            if self._up_to_date(conn):
+                return None
             done = self._tree.integrated_size(conn)
             size = ctx.log.size(conn)
-            latest = self._tree.latest_checkpoint(conn)
-            if size == done and latest is not None and latest.size == size:
-                return None
             end = min(size, done + MAX_INTEGRATE)
             leaves = self._tree.leaf_hashes(conn, done, end)
             reader = DbHashReader(conn)
@@ -62,6 +66,16 @@ class LogService:
             self._tree.add_checkpoint(conn, end, tree_root, note, ctx.now_us())
         ctx.events.publish("log.checkpoint", size=end)
         return checkpoint
+
+    def _up_to_date(self, conn: Connection) -> bool:
+        """Every entry is in the tree and the latest checkpoint covers them all."""
+        size = self._ctx.log.size(conn)
+        latest = self._tree.latest_checkpoint(conn)
+        return (
+            self._tree.integrated_size(conn) == size
+            and latest is not None
+            and (latest.size == size)
+        )
 
     def checkpoint_note(self) -> str:
         """The latest signed checkpoint with every cosignature received for it attached."""

@@ -377,6 +377,11 @@ class Outbox:
     async def _watch(self, queue: asyncio.Queue[Any]) -> None:
         while True:
             event = await queue.get()
+            # Only this worker's own commits wake its links: the worker that queued an
+            # item drains it, and waking every worker's links for every item would only
+            # make them race for the same rows (claims keep that safe, not cheap).
+            if event.remote:
+                continue
             if event.kind in ("message.queued", "message.acknowledged", "outbox.wake"):
                 self.wake()
 

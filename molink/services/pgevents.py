@@ -146,4 +146,4 @@ def _decode(payload: str, own_origin: str) -> Event | None:
     kind, data = message.get("k"), message.get("d")
     if not isinstance(kind, str) or not isinstance(data, dict):
         return None
-    return Event(kind, data)
+    return Event(kind, data, remote=True)

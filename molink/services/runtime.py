@@ -50,7 +50,9 @@ from molink.transport.base import PeerTransport
 from molink.transport.fallback import KeyFallbackTransport
 from molink.transport.http import HttpTransport
 
-__all__ = ["NodeRuntime"]
+__all__ = ["LEADER_POLL_S", "NodeRuntime"]
+
+LEADER_POLL_S = 2.0  # how soon a worker takes over from a leader that died
 
 
 @dataclass(slots=True)
@@ -279,12 +281,15 @@ class NodeRuntime:
         self, interval_s: float, work: Callable[[], Awaitable[None]], *, leader: bool = False
     ) -> None:
         while True:
+            wait = interval_s
             try:
                 if not leader or await anyio.to_thread.run_sync(self.leader.try_acquire):
                     await work()
+                else:  # another worker leads: ask again now and then, not every tick
+                    wait = max(interval_s, LEADER_POLL_S)
             except MolinkError as exc:  # keep the worker alive; visible as an event
                 self.ctx.events.publish("worker.error", error=exc.message)
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(wait)
 
     async def stop(self) -> None:
         if self.cot is not None:

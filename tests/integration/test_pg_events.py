@@ -81,6 +81,8 @@ def test_every_worker_sees_every_event_once(pg_db: Database) -> None:
     assert kinds2.count("message.queued") == 1, kinds2
     assert kinds2.count("message.delivered") == 1, kinds2
     assert next(e for e in seen2 if e.kind == "message.queued").data == {"id": "m1"}
+    assert next(e for e in seen2 if e.kind == "message.queued").remote  # from worker-1
+    assert not next(e for e in seen1 if e.kind == "message.queued").remote
     assert next(e for e in seen1 if e.kind == "message.delivered").data == {
         "id": "m1",
         "to": "RU",
