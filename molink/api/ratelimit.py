@@ -50,8 +50,8 @@ DEFAULT_RULES: tuple[RateRule, ...] = (
     RateRule("federation", capacity=600, per_second=200, prefixes=("/federation/",)),
     RateRule(
         "login",
-        capacity=30,
-        per_second=0.5,
+        capacity=60,
+        per_second=1.0,
         paths=frozenset({"/api/v1/session", "/api/v1/session/challenge", "/api/v1/terminals"}),
         methods=frozenset({"POST"}),
     ),
