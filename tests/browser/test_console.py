@@ -128,6 +128,34 @@ def test_keyboard_shortcuts(net: ProcNet, open_console: Callable[..., Console]) 
     page.wait_for_selector("#main[data-screen=status]")
 
 
+def test_a_slow_screen_left_behind_does_not_overwrite_the_next(
+    net: ProcNet, open_console: Callable[..., Console]
+) -> None:
+    """Compose's data is held back while the officer moves on to the outbox; when it
+    arrives, the outbox must stay on screen with its search field still focused."""
+    us = open_console(net["US"])
+    page = us.page
+    held: list[Any] = []
+    page.route("**/api/v1/channels", held.append)
+    us.goto("compose")
+    for _ in range(200):  # Playwright runs the route handler only inside its own calls
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "compose did not ask for the channels"
+    us.goto("outbox")
+    page.keyboard.press("/")
+    page.wait_for_function("() => document.activeElement?.id === 'search'")
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/v1/channels")
+    page.wait_for_timeout(300)  # let the late compose render run to its end
+    assert page.get_attribute("#main", "data-screen") == "outbox"
+    assert page.locator("#main #compose").count() == 0
+    assert page.locator("#main #search").count() == 1
+    assert page.evaluate("() => document.activeElement?.id") == "search"
+
+
 def _agree_catalogue(net: ProcNet, channel: str) -> None:
     for party in ("US", "RU"):
         with api(net[party], "supervisor") as client:

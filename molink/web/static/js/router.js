@@ -58,10 +58,15 @@ export async function route() {
   active = view;
   markNav(navId);
   document.title = `${t(view.title)} — molink ${state.party || ""}`.trim();
+  // Each screen renders into a host of its own: a slower screen left behind (its
+  // data still loading when the officer moved on) then fills a detached element
+  // instead of overwriting the screen now shown.
   const main = $("#main");
-  main.replaceChildren();
+  const host = document.createElement("div");
+  host.className = "screen";
+  main.replaceChildren(host);
   main.dataset.screen = view.id;
-  await view.render(main, params);
+  await view.render(host, params);
   if (view.every) poller = setInterval(() => view.refresh?.({ kind: "poll" }), view.every);
   if (mine === generation) focusHeading(main);
 }
