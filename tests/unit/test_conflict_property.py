@@ -146,7 +146,7 @@ def test_decisions_at_the_horizontal_threshold(data: st.DataObject, delta: float
     b = data.draw(footprints(arena))
     va = Volume(id="a", party="US", footprint=a, lower_m=0, upper_m=100, start=T0, end=T0 + 60)
     vb = Volume(id="b", party="RU", footprint=b, lower_m=0, upper_m=100, start=T0, end=T0 + 60)
-    d = footprint_distance(va, vb)
+    d = footprint_distance(vb, va)  # as the engines measure: from the checked volume
     if d < 1.0:
         return
     h = max(0.0, d + delta)
