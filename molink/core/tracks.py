@@ -159,7 +159,7 @@ class IntrusionDetector:
         boundaries: Boundaries | None = None,
         watched: Collection[str] | None = None,
         territories: Mapping[str, Collection[str]] | None = None,
-        cell_deg: float = 0.25,
+        cell_deg: float = 0.125,
     ) -> None:
         if not 0.01 <= cell_deg <= 10.0:
             raise InvalidInput("cell_deg: must be within [0.01, 10]")
@@ -198,6 +198,20 @@ class IntrusionDetector:
         xyz = np.column_stack(geo.ecef(np.asarray(lon), np.asarray(lat))).reshape(-1, 3)
         self._xyz = xyz
         self._radius = np.asarray([x.shape.radius_m for x in t], dtype=np.float64)
+        # squared chord thresholds of a disc: surely inside below _in2, outside above _out2
+        r = self._radius
+        inner = r - (r**3 / (12.0 * geo.R_MIN**2) * 2.0 + 1e-6)
+        self._in2 = np.where(inner >= 0.0, inner * inner, -1.0)
+        self._out2 = r * r
+        self._all_disc = bool(self._is_disc.all())
+        # zones at every altitude and time: the altitude, time and party filter passes all
+        self._all_open = all(
+            x.kind is IntrusionKind.ZONE
+            and x.lower == -math.inf
+            and x.upper == math.inf
+            and (x.start, x.end) == _NEVER
+            for x in t
+        )
         self._lower = np.asarray([x.lower for x in t], dtype=np.float64)
         self._upper = np.asarray([x.upper for x in t], dtype=np.float64)
         self._start = np.asarray([x.start for x in t], dtype=np.int64)
@@ -274,25 +288,28 @@ class IntrusionDetector:
 
     def _inside(self, p: I8, tg: I8, lon: F8, lat: F8) -> NDArray[np.bool_]:
         """Exact horizontal test of each (point, target) pair."""
+        if self._all_disc:
+            return self._inside_discs(p, tg, lon, lat)
         out = np.zeros(len(p), dtype=np.bool_)
         disc = self._is_disc[tg]
         if disc.any():
-            dp, dt = p[disc], tg[disc]
-            diff = np.column_stack(geo.ecef(lon, lat))[dp] - self._xyz[dt]
-            chord = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-            r = self._radius[dt]
-            slack = r**3 / (12.0 * geo.R_MIN**2) * 2.0 + 1e-6
-            res = chord <= r - slack
-            amb = np.flatnonzero((chord > r - slack) & (chord <= r))
-            if len(amb):
-                _, d = geo.inverse(lon[dp[amb]], lat[dp[amb]], *self._centre(dt[amb]))
-                res[amb] = d <= r[amb]
-            out[disc] = res
+            out[disc] = self._inside_discs(p[disc], tg[disc], lon, lat)
         rest = np.flatnonzero(~disc)
         for k in np.unique(tg[rest]).tolist():
             sel = rest[tg[rest] == k]
             out[sel] = self._inside_core(k, lon[p[sel]], lat[p[sel]])
         return out
+
+    def _inside_discs(self, p: I8, tg: I8, lon: F8, lat: F8) -> NDArray[np.bool_]:
+        """Point in disc: the ECEF chord decides unless within the sliver of the radius."""
+        diff = np.column_stack(geo.ecef(lon, lat))[p] - self._xyz[tg]
+        c2: F8 = np.einsum("ij,ij->i", diff, diff)
+        res: NDArray[np.bool_] = c2 <= self._in2[tg]
+        amb = np.flatnonzero(~res & (c2 <= self._out2[tg]))
+        if len(amb):
+            _, d = geo.inverse(lon[p[amb]], lat[p[amb]], *self._centre(tg[amb]))
+            res[amb] = d <= self._radius[tg[amb]]
+        return res
 
     def _centre(self, tg: I8) -> tuple[F8, F8]:
         shapes = [self.targets[k].shape for k in tg.tolist()]
@@ -354,11 +371,12 @@ class IntrusionDetector:
         lon = np.asarray(geo.wrap_lon(lon), dtype=np.float64)
         alt_m = np.asarray(alt_m, dtype=np.float64)
         p, tg = self._candidates(lon, lat)
-        own = self._party_codes.get(party, -2)
-        ok = (alt_m[p] >= self._lower[tg]) & (alt_m[p] <= self._upper[tg])
-        ok &= (time[p] >= self._start[tg]) & (time[p] < self._end[tg])
-        ok &= (self._kind[tg] == IntrusionKind.ZONE) | (self._party[tg] != own)
-        p, tg = p[ok], tg[ok]
+        if not self._all_open:
+            own = self._party_codes.get(party, -2)
+            ok = (alt_m[p] >= self._lower[tg]) & (alt_m[p] <= self._upper[tg])
+            ok &= (time[p] >= self._start[tg]) & (time[p] < self._end[tg])
+            ok &= (self._kind[tg] == IntrusionKind.ZONE) | (self._party[tg] != own)
+            p, tg = p[ok], tg[ok]
         ins = self._inside(p, tg, lon, lat)
         p, tg = p[ins], tg[ins]
         kind = self._kind[tg]
