@@ -7,8 +7,10 @@ decided in advance only when the polygon test could not say otherwise for any po
   point of it, edges included, is inside that country only; the boundary counts as inside);
 * or it meets no country at all.
 
-Every other point (cells crossed by a border, and points within ``_EDGE`` degrees of a cell's
-edge, where rounding could put them in the neighbouring cell) goes to the polygon test.
+Every other point goes to the polygon test: a point of a cell crossed by a border against
+only the countries whose polygons meet that cell's closed box (a point inside a country is
+in both, so none is missed), and a point within ``_EDGE`` degrees of a cell's edge, where
+rounding could put it in the neighbouring cell, against every country.
 Pure; building costs about a second for the shipped 52 countries at 0.25 degrees.
 """
 
@@ -35,11 +37,16 @@ _MIXED = -2
 
 @dataclass(frozen=True, slots=True, eq=False)
 class GriddedBoundaries(Boundaries):
-    """``Boundaries`` plus a table of decided cells: key -> country index, or -2 (mixed)."""
+    """``Boundaries`` plus a table of decided cells: key -> country index, or -2 (mixed);
+    a mixed cell k lists the countries meeting it in ``mixed_by[mixed_off[j]:mixed_off[j+1]]``
+    with j = ``mixed_row[k]``."""
 
     cell_deg: float
     cell_keys: I8
     cell_owner: I8
+    mixed_row: I8
+    mixed_off: I8
+    mixed_by: I8
 
     def hits(self, lon: F8, lat: F8) -> I8:
         x = np.asarray(geo.wrap_lon(lon), dtype=np.float64)
@@ -52,19 +59,37 @@ class GriddedBoundaries(Boundaries):
         near = (np.abs(fi - np.rint(fi)) < _EDGE / c) | (np.abs(fj - np.rint(fj)) < _EDGE / c)
         key = i * nj + j
         owner = np.full(len(x), -1, dtype=np.int64)
+        pos = np.zeros(len(x), dtype=np.int64)
         if len(self.cell_keys):
             pos = np.minimum(np.searchsorted(self.cell_keys, key), len(self.cell_keys) - 1)
             found = self.cell_keys[pos] == key
             owner = np.where(found, self.cell_owner[pos], -1)
-        owner[near] = _MIXED
-        decided = np.flatnonzero(owner >= 0)
-        rest = np.flatnonzero(owner == _MIXED)
+        decided = np.flatnonzero((owner >= 0) & ~near)
         parts = [np.stack([decided, owner[decided]], axis=1)]
+        mixed = np.flatnonzero((owner == _MIXED) & ~near)
+        if len(mixed):
+            parts.append(self._mixed_hits(mixed, self.mixed_row[pos[mixed]], x, y))
+        rest = np.flatnonzero(near)
         if len(rest):
             exact = Boundaries.hits(self, x[rest], y[rest])
             parts.append(np.stack([rest[exact[:, 0]], exact[:, 1]], axis=1))
         out = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return np.asarray(out[np.lexsort((out[:, 1], out[:, 0]))], dtype=np.int64).reshape(-1, 2)
+
+    def _mixed_hits(self, pts: I8, rows: I8, x: F8, y: F8) -> I8:
+        """(point, country) pairs of points in mixed cells, against the cells' countries."""
+        cnt = self.mixed_off[rows + 1] - self.mixed_off[rows]
+        p = np.repeat(pts, cnt)
+        first = np.repeat(self.mixed_off[rows] - (np.cumsum(cnt) - cnt), cnt)
+        k = self.mixed_by[first + np.arange(len(p), dtype=np.int64)]
+        order = np.argsort(k, kind="stable")
+        p, k = p[order], k[order]
+        keep = np.zeros(len(p), dtype=np.bool_)
+        bounds = np.flatnonzero(np.r_[True, k[1:] != k[:-1], True])
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            shape = self.shapes[self.codes[int(k[a])]]
+            keep[a:b] = shapely.intersects_xy(shape, x[p[a:b]], y[p[a:b]])
+        return np.stack([p[keep], k[keep]], axis=1)
 
 
 def _part_cells(bounds: tuple[float, float, float, float], c: float, nj: int) -> I8:
@@ -98,7 +123,18 @@ def grid_boundaries(b: Boundaries, *, cell_deg: float = 0.25) -> GriddedBoundari
         inside_of.append(np.full(int(within.sum()), k, dtype=np.int64))
     if not touched:
         empty = np.zeros(0, dtype=np.int64)
-        return GriddedBoundaries(b.names, b.shapes, b.codes, b._boxes, c, empty, empty)
+        return GriddedBoundaries(
+            b.names,
+            b.shapes,
+            b.codes,
+            b._boxes,
+            c,
+            empty,
+            empty,
+            empty,
+            np.zeros(1, np.int64),
+            empty,
+        )
     t_cells, t_by = np.concatenate(touched), np.concatenate(touched_by)
     keys, counts = np.unique(t_cells, return_counts=True)
     owner = np.full(len(keys), _MIXED, dtype=np.int64)
@@ -107,5 +143,13 @@ def grid_boundaries(b: Boundaries, *, cell_deg: float = 0.25) -> GriddedBoundari
     pos = np.searchsorted(keys, in_cells)
     only = single[pos]
     owner[pos[only]] = in_of[only]
-    del t_by
-    return GriddedBoundaries(b.names, b.shapes, b.codes, b._boxes, c, keys, owner)
+    # the countries meeting each mixed cell, as a CSR table
+    order = np.lexsort((t_by, t_cells))
+    t_cells, t_by = t_cells[order], t_by[order]
+    is_mixed = owner[np.searchsorted(keys, t_cells)] == _MIXED
+    m_cells, m_by = t_cells[is_mixed], t_by[is_mixed]
+    m_keys, m_first = np.unique(m_cells, return_index=True)
+    row = np.full(len(keys), -1, dtype=np.int64)
+    row[np.searchsorted(keys, m_keys)] = np.arange(len(m_keys))
+    off = np.append(m_first, len(m_cells)).astype(np.int64)
+    return GriddedBoundaries(b.names, b.shapes, b.codes, b._boxes, c, keys, owner, row, off, m_by)
