@@ -229,23 +229,17 @@ class TrackService:
             return {"accepted": len(cols), "intrusions": [], "alerts": []}
         with ctx.db.write() as conn:
             now_us = ctx.now_us()
-            ctx.log.append(
-                conn,
-                [
-                    {
-                        "type": "tracks.ingested",
-                        "points": len(cols),
-                        "sha256": digest,
-                        "party": party,
-                        "source": source,
-                        "operator": operator,
-                        "intrusions": len(rows),
-                        "time": now_us // 1000,
-                    }
-                ],
-                now_us,
-            )
-            raised = self.raise_intrusions(conn, rows, reporter=ctx.party)
+            ingested = {
+                "type": "tracks.ingested",
+                "points": len(cols),
+                "sha256": digest,
+                "party": party,
+                "source": source,
+                "operator": operator,
+                "intrusions": len(rows),
+                "time": now_us // 1000,
+            }
+            raised = self.raise_intrusions(conn, rows, reporter=ctx.party, log_first=[ingested])
             reports = self._report(conn, rows)
         if reports:
             ctx.wake_outbox()
@@ -358,15 +352,23 @@ class TrackService:
 
     # ------------------------------------------------------------------ alerts
     def raise_intrusions(
-        self, conn: Connection, rows: Sequence[Mapping[str, Any]], *, reporter: str
+        self,
+        conn: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        reporter: str,
+        log_first: Sequence[Mapping[str, Any]] = (),
     ) -> list[tuple[str, str]]:
         """Store one ``intrusion`` alert per row (deduplicated); (id, title) pairs.
 
         The log gets one ``alerts.raised`` entry per 200 alerts of the batch (their ids and
         targets), not one per alert: a track crossing many zones would otherwise write the
-        log faster than it can be integrated.
+        log faster than it can be integrated. ``log_first`` entries (the batch's own) are
+        appended before them in the same call.
         """
         if not rows:
+            if log_first:
+                self._ctx.log.append(conn, log_first, self._ctx.now_us())
             return []
         ctx = self._ctx
         now = ctx.clock.now()
@@ -418,23 +420,22 @@ class TrackService:
                 seen.add(r["dedup_key"])
                 fresh.append(r)
         if not fresh:
+            if log_first:
+                ctx.log.append(conn, log_first, now_us)
             return []
         conn.execute(insert(alerts), fresh)
-        ctx.log.append(
-            conn,
-            [
-                {
-                    "type": "alerts.raised",
-                    "kind": "intrusion",
-                    "reporter": reporter,
-                    "ids": [r["id"] for r in fresh[i : i + _LOG_CHUNK]],
-                    "refs": sorted({ref for r in fresh[i : i + _LOG_CHUNK] for ref in r["refs"]}),
-                    "time": now_us // 1000,
-                }
-                for i in range(0, len(fresh), _LOG_CHUNK)
-            ],
-            now_us,
-        )
+        raised = [
+            {
+                "type": "alerts.raised",
+                "kind": "intrusion",
+                "reporter": reporter,
+                "ids": [r["id"] for r in fresh[i : i + _LOG_CHUNK]],
+                "refs": sorted({ref for r in fresh[i : i + _LOG_CHUNK] for ref in r["refs"]}),
+                "time": now_us // 1000,
+            }
+            for i in range(0, len(fresh), _LOG_CHUNK)
+        ]
+        ctx.log.append(conn, [*log_first, *raised], now_us)
         return [(r["id"], r["title"]) for r in fresh]
 
     def _publish(self, raised: Sequence[tuple[str, str]]) -> None:
