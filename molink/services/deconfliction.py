@@ -125,6 +125,9 @@ class DeconflictionService:
         self._synced_at = -1e9
         event.listen(ctx.db.engine, "rollback", self._on_rollback)
         event.listen(ctx.db.engine, "commit", self._on_commit)
+        # Group commit (molink.storage.groupcommit): one writer's failure rolls back
+        # only its SAVEPOINT; what it folded into the cache must go too.
+        event.listen(ctx.db.engine, "rollback_savepoint", self._on_rollback_savepoint)
 
     # ------------------------------------------------------------------ reading
     def snapshot(self) -> DeconState:
@@ -407,6 +410,11 @@ class DeconflictionService:
         if conn.info.pop(_FLAG, False):
             with self._lock:
                 self._state = None  # an uncommitted change reached the cache: rebuild
+
+    def _on_rollback_savepoint(self, conn: Connection, _name: Any, _context: Any) -> None:
+        if conn.info.get(_FLAG, False):
+            with self._lock:
+                self._state = None  # rebuilt from what is stored; the flag stays for the group
 
     @staticmethod
     def _on_commit(conn: Connection) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from molink.errors import ConfigError, StorageError
+from molink.storage.groupcommit import GroupCommit
 
 __all__ = ["Database", "SessionLock", "from_micros", "micros"]
 
@@ -68,6 +69,7 @@ class Database:
         self, url: str, *, base: Path | None = None, pool_size: int = 8, max_overflow: int = 8
     ) -> None:
         self.url = normalise_url(url, base)
+        self._groups: GroupCommit | None = None
         try:
             if self.is_sqlite:
                 self.engine: Engine = create_engine(
@@ -121,12 +123,23 @@ class Database:
                 that never appends to the log may pass False (outbox claims, attempt
                 bookkeeping), so that it runs beside the sequenced ones.
         """
+        if self.is_sqlite:
+            with self._translate(), self._group().write() as conn:
+                yield conn
+            return
         with self._translate(), self.engine.connect() as conn:
             conn.execution_options(molink_write=True)
             with conn.begin():
                 if sequenced:
                     self.lock_sequencer(conn)
                 yield conn
+
+    def _group(self) -> GroupCommit:
+        """SQLite's writers share commits (``molink.storage.groupcommit``)."""
+        group = self._groups
+        if group is None or group.engine is not self.engine:
+            group = self._groups = GroupCommit(self.engine, on_open=_mark_write)
+        return group
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -230,6 +243,10 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _mark_write(conn: Connection) -> None:
+    conn.execution_options(molink_write=True)
 
 
 def _sqlite_begin(conn: Connection) -> None:
