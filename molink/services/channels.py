@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 
 from molink.core.channel import OPEN_STATES
 from molink.errors import Forbidden, InvalidInput, NotFound, StateConflict
@@ -24,8 +24,11 @@ def direct_channel_id(parties: Sequence[str]) -> str:
     return "direct-" + "-".join(sorted(set(parties)))
 
 
+_BY_ID = select(channels).where(channels.c.id == bindparam("b_id"))  # built once: hot
+
+
 def get_channel(conn: Connection, channel_id: str) -> Row[Any] | None:
-    return conn.execute(select(channels).where(channels.c.id == channel_id)).first()
+    return conn.execute(_BY_ID, {"b_id": channel_id}).first()
 
 
 def ensure_channel(

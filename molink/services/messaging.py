@@ -183,6 +183,10 @@ class MessagingService:
             random=ctx.random,
         )
         jws, sha = signed.jws.text, signed.sha256
+        deadline_us = None
+        if type_ == "message":  # a person must acknowledge it in time (ACP 121)
+            policy = DeadlinePolicy.default(chan.ack_deadlines)
+            deadline_us = micros(policy.deadline(now, precedence))
         (log_index,) = ctx.log.append(
             conn,
             [
@@ -220,13 +224,11 @@ class MessagingService:
                 "envelope": envelope,
                 "log_index": log_index,
                 "ref": ref,
+                "deadline": deadline_us,
                 **extra,
             },
         )
         ctx.messages.queue(conn, msg_id, recipients, precedence.rank, now_us)
-        if type_ == "message":
-            policy = DeadlinePolicy.default(chan.ack_deadlines)
-            ctx.messages.set_deadline(conn, msg_id, micros(policy.deadline(now, precedence)))
         return Submitted(
             id=msg_id, channel=chan.id, seq=seq, created=now_us, jws_sha256=sha, log_index=log_index
         )

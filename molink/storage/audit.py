@@ -63,10 +63,13 @@ class AuditFilter:
     until_us: int | None = None
 
 
+_INSERT = insert(audit)
+
+
 class AuditRepo:
     @staticmethod
     def add(conn: Connection, record: AuditRecord) -> None:
-        conn.execute(insert(audit), record.to_row())
+        conn.execute(_INSERT, record.to_row())
 
     @staticmethod
     def listing(

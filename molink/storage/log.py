@@ -21,6 +21,8 @@ from molink.storage.schema import log_entries
 __all__ = ["MAX_ENTRY_BYTES", "LogRepo"]
 
 MAX_ENTRY_BYTES = 64 * 1024 - 1  # tlog-tiles entry bundles use uint16 lengths
+_SIZE = select(func.max(log_entries.c.idx))  # built once: every append asks
+_INSERT = insert(log_entries)
 
 
 class LogRepo:
@@ -48,12 +50,12 @@ class LogRepo:
             }
             for i, d in enumerate(datas)
         ]
-        conn.execute(insert(log_entries), rows)
+        conn.execute(_INSERT, rows)
         return [start + i for i in range(len(datas))]
 
     @staticmethod
     def size(conn: Connection) -> int:
-        value = conn.execute(select(func.max(log_entries.c.idx))).scalar()
+        value = conn.execute(_SIZE).scalar()
         return 0 if value is None else int(value) + 1
 
     @staticmethod

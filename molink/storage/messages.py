@@ -6,7 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from molink.errors import NotFound
 from molink.storage.db import Database
@@ -18,6 +30,49 @@ STATUS_ORDER = ("queued", "sent", "delivered", "acknowledged")
 # Undelivered outbox rows. Spelled as IN, not != "delivered": an inequality on the first
 # column of ix_deliveries_due makes SQLite scan every delivery ever made on each drain.
 PENDING = ("queued", "sent")
+
+# The statements of the delivery path, built once: building a statement costs several
+# times what executing a prepared one does (benchmarks/delivery.py --breakdown).
+_SEQ_OF = select(channel_seq.c.next_seq).where(channel_seq.c.channel == bindparam("b_channel"))
+_SEQ_SET = (
+    update(channel_seq)
+    .where(channel_seq.c.channel == bindparam("b_channel"))
+    .values(next_seq=bindparam("b_next"))
+)
+_INSERT_MESSAGE = insert(messages)
+_INSERT_DELIVERY = insert(deliveries)
+_MESSAGE_BY_ID = select(messages).where(messages.c.id == bindparam("b_id"))
+_THIS_DELIVERY = and_(
+    deliveries.c.message_id == bindparam("b_message"),
+    deliveries.c.recipient == bindparam("b_recipient"),
+)
+_MARK_ATTEMPT = (
+    update(deliveries)
+    .where(_THIS_DELIVERY, deliveries.c.status != "delivered")
+    .values(
+        status="sent",
+        attempts=deliveries.c.attempts + 1,
+        last_error=bindparam("b_error"),
+        next_attempt=bindparam("b_next"),
+        claimed_until=None,
+    )
+)
+_MARK_DELIVERED = (
+    update(deliveries)
+    .where(_THIS_DELIVERY, deliveries.c.status != "delivered")
+    .values(
+        status="delivered",
+        receipt=bindparam("b_receipt"),
+        delivered_at=bindparam("b_at"),
+        last_error=None,
+        attempts=deliveries.c.attempts + 1,
+        route=bindparam("b_route"),
+        claimed_until=None,
+    )
+)
+_SET_DEADLINE = (
+    update(messages).where(messages.c.id == bindparam("b_id")).values(deadline=bindparam("b_at"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,33 +91,28 @@ class Delivery:
 class MessageRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._claim_query: Select[Any] | None = None
 
     @staticmethod
     def next_seq(conn: Connection, channel: str) -> int:
         """Allocate this node's next sequence number on ``channel`` (starts at 1)."""
-        row = conn.execute(
-            select(channel_seq.c.next_seq).where(channel_seq.c.channel == channel)
-        ).first()
+        row = conn.execute(_SEQ_OF, {"b_channel": channel}).first()
         if row is None:
             conn.execute(insert(channel_seq).values(channel=channel, next_seq=2))
             return 1
-        conn.execute(
-            update(channel_seq)
-            .where(channel_seq.c.channel == channel)
-            .values(next_seq=row.next_seq + 1)
-        )
+        conn.execute(_SEQ_SET, {"b_channel": channel, "b_next": row.next_seq + 1})
         return int(row.next_seq)
 
     @staticmethod
     def insert(conn: Connection, row: dict[str, Any]) -> None:
-        conn.execute(insert(messages), row)
+        conn.execute(_INSERT_MESSAGE, row)
 
     @staticmethod
     def queue(
         conn: Connection, message_id: str, recipients: Sequence[str], prec_rank: int, now_us: int
     ) -> None:
         conn.execute(
-            insert(deliveries),
+            _INSERT_DELIVERY,
             [
                 {
                     "message_id": message_id,
@@ -79,14 +129,14 @@ class MessageRepo:
 
     @staticmethod
     def get(conn: Connection, message_id: str) -> Row[Any]:
-        row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
+        row = conn.execute(_MESSAGE_BY_ID, {"b_id": message_id}).first()
         if row is None:
             raise NotFound(f"no message {message_id}")
         return row
 
     @staticmethod
     def find(conn: Connection, message_id: str) -> Row[Any] | None:
-        return conn.execute(select(messages).where(messages.c.id == message_id)).first()
+        return conn.execute(_MESSAGE_BY_ID, {"b_id": message_id}).first()
 
     @staticmethod
     def deliveries_of(conn: Connection, message_id: str) -> list[Row[Any]]:
@@ -109,7 +159,8 @@ class MessageRepo:
     def due(self, conn: Connection, recipient: str, now_us: int, limit: int) -> list[Delivery]:
         """Undelivered items for ``recipient`` that no worker holds now, by precedence, then
         age. Only looks: ``claim`` is what takes items for sending."""
-        return [_delivery(r) for r in conn.execute(_due_query(recipient, now_us, limit))]
+        params = {"b_recipient": recipient, "b_now": now_us, "b_limit": limit}
+        return [_delivery(r) for r in conn.execute(_DUE, params)]
 
     def claim(
         self,
@@ -129,8 +180,10 @@ class MessageRepo:
         attempt is recorded (``mark_attempt``, ``mark_delivered``) or ``release``d;
         ``claimed_by`` then stays as the worker that last tried the row.
         """
-        query = self._db.claim(_due_query(recipient, now_us, limit), of=deliveries)
-        items = [_delivery(r) for r in conn.execute(query)]
+        if self._claim_query is None:
+            self._claim_query = self._db.claim(_DUE, of=deliveries)
+        params = {"b_recipient": recipient, "b_now": now_us, "b_limit": limit}
+        items = [_delivery(r) for r in conn.execute(self._claim_query, params)]
         if items:
             conn.execute(
                 update(deliveries)
@@ -196,22 +249,20 @@ class MessageRepo:
     def mark_attempt(
         conn: Connection, items: Sequence[Delivery], error: str | None, next_attempt_us: int
     ) -> None:
-        for item in items:
-            conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.message_id == item.message_id,
-                    deliveries.c.recipient == item.recipient,
-                    deliveries.c.status != "delivered",
-                )
-                .values(
-                    status="sent",
-                    attempts=deliveries.c.attempts + 1,
-                    last_error=error,
-                    next_attempt=next_attempt_us,
-                    claimed_until=None,
-                )
-            )
+        if not items:
+            return
+        conn.execute(
+            _MARK_ATTEMPT,
+            [
+                {
+                    "b_message": item.message_id,
+                    "b_recipient": item.recipient,
+                    "b_error": error,
+                    "b_next": next_attempt_us,
+                }
+                for item in items
+            ],
+        )
 
     @staticmethod
     def mark_delivered(
@@ -219,21 +270,14 @@ class MessageRepo:
     ) -> bool:
         """Record the receipt; False if it was already delivered (nothing changes)."""
         result = conn.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.message_id == message_id,
-                deliveries.c.recipient == recipient,
-                deliveries.c.status != "delivered",
-            )
-            .values(
-                status="delivered",
-                receipt=receipt,
-                delivered_at=now_us,
-                last_error=None,
-                attempts=deliveries.c.attempts + 1,
-                route=route,
-                claimed_until=None,
-            )
+            _MARK_DELIVERED,
+            {
+                "b_message": message_id,
+                "b_recipient": recipient,
+                "b_receipt": receipt,
+                "b_at": now_us,
+                "b_route": route,
+            },
         )
         return bool(result.rowcount)
 
@@ -254,9 +298,7 @@ class MessageRepo:
 
     @staticmethod
     def set_deadline(conn: Connection, message_id: str, deadline_us: int) -> None:
-        conn.execute(
-            update(messages).where(messages.c.id == message_id).values(deadline=deadline_us)
-        )
+        conn.execute(_SET_DEADLINE, {"b_id": message_id, "b_at": deadline_us})
 
     @staticmethod
     def set_inbound_ack(
@@ -320,7 +362,9 @@ class MessageRepo:
         ]
 
 
-def _due_query(recipient: str, now_us: int, limit: int) -> Select[Any]:
+def _due_query() -> Select[Any]:
+    recipient: BindParameter[Any] = bindparam("b_recipient")
+    now_us: BindParameter[Any] = bindparam("b_now")
     return (
         select(
             deliveries.c.message_id,
@@ -339,8 +383,11 @@ def _due_query(recipient: str, now_us: int, limit: int) -> Select[Any]:
             or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until <= now_us),
         )
         .order_by(deliveries.c.prec_rank, deliveries.c.created, deliveries.c.message_id)
-        .limit(limit)
+        .limit(bindparam("b_limit"))
     )
+
+
+_DUE = _due_query()
 
 
 def _delivery(row: Row[Any]) -> Delivery:

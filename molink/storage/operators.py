@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from molink.core.geofence import parse_geofence
 from molink.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
@@ -185,19 +185,7 @@ class OperatorRepo:
         reported ``location`` (lat, lon) inside it.
         """
         hashed = token_hash(token)
-        row = conn.execute(
-            select(
-                tokens,
-                operators.c.pseudonym,
-                operators.c.role,
-                operators.c.disabled,
-                terminals.c.status.label("terminal_status"),
-                terminals.c.geofence,
-            )
-            .join(operators, operators.c.id == tokens.c.operator_id)
-            .outerjoin(terminals, terminals.c.id == tokens.c.terminal)
-            .where(tokens.c.token_hash == hashed)
-        ).first()
+        row = conn.execute(_BY_TOKEN, {"b_hash": hashed}).first()
         if row is None:
             raise NotAuthenticated("unknown bearer token")
         if row.terminal_status != "approved":  # first: it explains a revoked token
@@ -218,6 +206,22 @@ class OperatorRepo:
             kind=row.kind or "api",
             token_id=token_id(hashed),
         )
+
+
+# Every request authenticates: the statement is built once.
+_BY_TOKEN = (
+    select(
+        tokens,
+        operators.c.pseudonym,
+        operators.c.role,
+        operators.c.disabled,
+        terminals.c.status.label("terminal_status"),
+        terminals.c.geofence,
+    )
+    .join(operators, operators.c.id == tokens.c.operator_id)
+    .outerjoin(terminals, terminals.c.id == tokens.c.terminal)
+    .where(tokens.c.token_hash == bindparam("b_hash"))
+)
 
 
 def check_terminal(
