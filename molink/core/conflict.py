@@ -431,38 +431,20 @@ class ConflictIndex:
         if len(slots) == 0:
             return []
         out: list[tuple[int, float]] = []
-        both = m[:, _POINT] > 0 if isinstance(fp, Disc) else None
-        if isinstance(fp, Disc) and both is not None and both.any():
-            out.extend(self._disc_decide(fp, slots[both], h[both], m[both]))
-            if both.all():
-                return sorted(out)
-            slots, h, m = slots[~both], h[~both], m[~both]
-        out.extend(self._planar_decide(probe or _Probe(fp), slots, h, m))
-        return sorted(out)
-
-    @staticmethod
-    def _disc_decide(fp: Disc, slots: Slots, h: Floats, m: Floats) -> list[tuple[int, float]]:
-        """Disc against disc: the exact geodesic between the centres (vectorised)."""
-        out: list[tuple[int, float]] = []
-        if len(slots) < 3:  # scalar calls are cheaper for a few pairs
-            for slot, hk, lon, lat, rs in zip(
-                slots.tolist(),
-                h.tolist(),
-                m[:, _LON].tolist(),
-                m[:, _LAT].tolist(),
-                m[:, _RADIUS].tolist(),
-                strict=True,
-            ):
-                d = max(0.0, float(geo.GEOD.inv(fp.lon, fp.lat, lon, lat)[2]) - fp.radius_m - rs)
-                if d <= hk:
+        rest: list[int] = []
+        hl, point = h.tolist(), m[:, _POINT].tolist()
+        for k, slot in enumerate(slots.tolist()):
+            if isinstance(fp, Disc) and point[k]:
+                d = float(geo.GEOD.inv(fp.lon, fp.lat, m[k, _LON], m[k, _LAT])[2])
+                d = max(0.0, d - fp.radius_m - float(m[k, _RADIUS]))
+                if d <= hl[k]:
                     out.append((slot, d))
-            return out
-        n = len(slots)
-        lon, lat = np.full(n, fp.lon), np.full(n, fp.lat)
-        d = np.asarray(geo.GEOD.inv(lon, lat, m[:, _LON], m[:, _LAT])[2])
-        d = np.maximum(0.0, d - fp.radius_m - m[:, _RADIUS])
-        hit = np.flatnonzero(d <= h)
-        return list(zip(slots[hit].tolist(), d[hit].tolist(), strict=True))
+            else:
+                rest.append(k)
+        if rest:
+            probe = probe or _Probe(fp)
+            out.extend(self._planar_decide(probe, slots[rest], h[rest], m[rest]))
+        return sorted(out)
 
     def _planar_decide(
         self, probe: _Probe, slots: Slots, h: Floats, m: Floats
@@ -485,24 +467,25 @@ class ConflictIndex:
 
         geoms = np.concatenate([[probe.template()], self._templates[slots]])
         flat = shapely.transform(geoms, project, include_z=True)
-        dist = shapely.distance(flat[0], flat[1:])
+        dist = shapely.distance(flat[0], flat[1:]).tolist()
         b = np.abs(shapely.bounds(flat))
-        reach = np.hypot(np.maximum(b[:, 0], b[:, 2]), np.maximum(b[:, 1], b[:, 3]))
-        rq, rs = probe.fp.radius_m, m[:, _RADIUS]
-        rho = np.maximum(reach[1:], reach[0]) * 1.01 + 1.0
-        thr = h + rq + rs
-        t = rho / geo.R_MIN
-        margin = 1.0 + 0.5 * (thr + rho) * t * t
-        exact = (rho > 300_000.0) | (np.abs(dist - thr) <= margin)
-        hit = np.flatnonzero(~exact & (dist < thr))
-        sep = np.maximum(0.0, dist[hit] - rq - rs[hit])
-        out = list(zip(slots[hit].tolist(), sep.tolist(), strict=True))
-        for k in np.flatnonzero(exact).tolist():
-            # the same arithmetic as separation.footprint_distance, so ties agree
-            slot, rk = int(slots[k]), float(rs[k])
-            d = max(0.0, geo.core_distance(probe.core(), self._cores[slot]) - rq - rk)
-            if d <= h[k]:
-                out.append((slot, d))
+        reach = np.hypot(np.maximum(b[:, 0], b[:, 2]), np.maximum(b[:, 1], b[:, 3])).tolist()
+        rq = probe.fp.radius_m
+        out: list[tuple[int, float]] = []
+        for k, (slot, hk, rs) in enumerate(
+            zip(slots.tolist(), h.tolist(), m[:, _RADIUS].tolist(), strict=True)
+        ):
+            rho = max(reach[0], reach[k + 1]) * 1.01 + 1.0
+            thr = hk + rq + rs
+            t = rho / geo.R_MIN
+            margin = 1.0 + 0.5 * (thr + rho) * t * t
+            if rho > 300_000.0 or abs(dist[k] - thr) <= margin:
+                # the same arithmetic as separation.footprint_distance, so ties agree
+                sep = max(0.0, geo.core_distance(probe.core(), self._cores[slot]) - rq - rs)
+                if sep <= hk:
+                    out.append((slot, sep))
+            elif dist[k] < thr:
+                out.append((slot, max(0.0, dist[k] - rq - rs)))
         return out
 
     def conflicting_ids(self, volume: Volume) -> list[str]:

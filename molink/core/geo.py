@@ -60,7 +60,6 @@ R_MIN = WGS84_A * (1.0 - _E2)
 MAX_EDGE_M = 2_000_000.0
 MAX_EXTENT_M = 5_000_000.0
 _FEET = 0.3048
-_CHORD_EXACT_M = 1_000_000.0
 
 #: The WGS84 geodesic solver. ``pyproj.Geod`` holds no mutable state.
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -338,20 +337,13 @@ def vertices_disc(lon: Array, lat: Array, xyz: Array) -> tuple[float, float, flo
     """A geodesic disc (lon, lat, radius m) containing the given vertices and, at these
     scales, the geodesic edges and polygons they span.
 
-    The centre is the direction of the mean ECEF vertex; the radius bounds the farthest
-    vertex. Along a geodesic edge the distance to a fixed point has no interior maximum, so
-    edges, and the polygon they bound, lie inside too. Below ``_CHORD_EXACT_M`` the radius is
-    the longest ECEF chord plus 1 %: a geodesic s exceeds its chord by about s^3 / (24 R^2),
-    under 0.2 % there; beyond, it is the longest geodesic.
+    The centre is the direction of the mean ECEF vertex; the radius is the farthest vertex.
+    Along a geodesic edge the distance to a fixed point has no interior maximum, so edges,
+    and the polygon they bound, lie inside too.
     """
     mx, my, mz = (float(v) for v in xyz.sum(axis=0))
     clon = math.degrees(math.atan2(my, mx))
     clat = math.degrees(math.atan2(mz, math.hypot(mx, my)))
-    cx, cy, cz = ecef(np.array([clon]), np.array([clat]))
-    diff = xyz - np.array([cx[0], cy[0], cz[0]])
-    chord = math.sqrt(float(np.einsum("ij,ij->i", diff, diff).max()))
-    if chord <= _CHORD_EXACT_M:
-        return clon, clat, chord * 1.01 + 1e-6
     n = len(lon)
     _, d = inverse(np.full(n, clon), np.full(n, clat), lon, lat)
     return clon, clat, float(d.max()) * (1.0 + 1e-9) + 1e-6
