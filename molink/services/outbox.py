@@ -88,6 +88,7 @@ class PeerLink:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     relay_via: Callable[[], Peer | None] | None = None
     direct_retry_at_us: int = 0
+    refusals: int = 0  # batches refused in a row by a peer that answers
 
     def __post_init__(self) -> None:
         self.state = LinkState(party=self.peer.party)
@@ -106,7 +107,8 @@ class PeerLink:
         if not relayed:
             self.direct_retry_at_us = 0
         state.failures = 0
-        state.retry_at_us = 0
+        if not self.refusals:  # a refusing peer's backoff ends when it accepts a batch
+            state.retry_at_us = 0
         state.last_contact_us = self.ctx.now_us()
         state.route = route
         state.down_since_us = None
@@ -143,6 +145,12 @@ class PeerLink:
         return delivered
 
     def _claim(self, now_us: int) -> list[Delivery]:
+        if not self.ctx.db.is_postgres:
+            # SQLite: one process (``molink serve`` refuses a second worker) and one
+            # task per link that drains batch after batch, so nobody else can take
+            # these rows: looking is enough, and saves a write transaction (an fsync)
+            # on every message's way out.
+            return self._due(now_us)
         lease_until = now_us + int(self.claim_lease_s * 1_000_000)
         with self.ctx.db.write(sequenced=False) as conn:
             return self.ctx.messages.claim(
@@ -211,11 +219,20 @@ class PeerLink:
             return -1
         self._heard(answer.route, (asyncio.get_running_loop().time() - started) * 1000)
         if answer.status != 200:
+            # The peer is there but refuses the batch (a skewed clock, a key it has not
+            # learned yet, an overload): the link is up, yet retrying at once would
+            # only be refused again. Back off exponentially too, capped, until a batch
+            # is accepted.
             error = answer.problem().message
+            self.refusals += 1
             self.state.last_error = error
-            self.state.retry_at_us = self.ctx.now_us() + int(self.backoff_base_s * 1_000_000)
+            delay_s = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (self.refusals - 1))
+            self.state.retry_at_us = self.ctx.now_us() + int(delay_s * 1_000_000)
             await anyio.to_thread.run_sync(self._record_failure, items, error)
             return -1
+        if self.refusals:
+            self.refusals = 0
+            self.state.retry_at_us = 0
         try:
             results = answer.json()["results"]
             if not isinstance(results, list) or len(results) != len(items):

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from molink.core.envelope import verify_signed
 from molink.core.receipt import verify_receipt
+from molink.transport.base import PeerTransport, Response
 from tests.support.memnet import build_memnet, run
+
+
+class _Refusing:
+    """A peer that answers, but refuses every batch of envelopes with a 503."""
+
+    def __init__(self, inner: PeerTransport) -> None:
+        self.inner = inner
+        self.refused = 0
+
+    async def request(self, peer: Any, method: str, path: str, body: bytes, **kw: Any) -> Any:
+        if path.endswith("/envelopes"):
+            self.refused += 1
+            problem = b'{"type":"about:blank","title":"Busy","status":503,"detail":"overloaded"}'
+            return Response(status=503, body=problem)
+        return await self.inner.request(peer, method, path, body, **kw)
 
 
 def test_send_deliver_receipt_ack(tmp_path: Path) -> None:
@@ -85,6 +103,40 @@ def test_partition_then_heal_delivers_flash_first(tmp_path: Path) -> None:
             assert len(inbox) == 5
             stored = sorted(inbox, key=lambda m: m["log_index"])
             assert [m["precedence"] for m in stored][:2] == ["FLASH OVERRIDE", "FLASH"]
+
+    run(scenario())
+
+
+def test_a_refusing_peer_is_retried_with_exponential_backoff(tmp_path: Path) -> None:
+    net = build_memnet(tmp_path, ["US", "RU"])
+
+    async def scenario() -> None:
+        async with net["US"].client() as us:
+            sent = await us.post(
+                "/api/v1/messages", json={"to": ["RU"], "subject": "s", "body": "b"}
+            )
+            mid = sent.json()["id"]
+            net["US"].runtime.outbox.refresh_peers()
+            link = net["US"].runtime.outbox.links["RU"]
+            refusing = _Refusing(link.transport)
+            link.transport = refusing  # type: ignore[assignment]
+            delays = []
+            for _ in range(5):
+                assert await net["US"].drain() == 0
+                delays.append(link.state.retry_at_us - net["US"].runtime.ctx.now_us())
+                assert await link.heartbeat() is True  # it answers: the link is up ...
+                assert link.state.status == "up"
+                assert await net["US"].drain() == 0  # ... yet no retry before the backoff
+                net.clock.advance(timedelta(microseconds=delays[-1]))
+            assert refusing.refused == 5
+            assert delays == sorted(delays)
+            assert delays[-1] >= 8 * delays[0]  # doubling
+            status = (await us.get(f"/api/v1/messages/{mid}")).json()
+            assert "503" in status["recipients"][0]["last_error"]
+            link.transport = refusing.inner  # the peer accepts again: delivered at once
+            assert await net["US"].drain() == 1
+            assert link.refusals == 0
+            assert link.state.retry_at_us == 0
 
     run(scenario())
 
