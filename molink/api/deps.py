@@ -42,7 +42,8 @@ __all__ = [
 LOCATION_HEADER = "x-molink-location"
 
 
-def get_runtime(request: Request) -> NodeRuntime:
+async def get_runtime(request: Request) -> NodeRuntime:
+    """The node (async: a plain attribute read must not cost a worker-thread hop)."""
     runtime: NodeRuntime = request.app.state.runtime
     return runtime
 

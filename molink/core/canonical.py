@@ -229,6 +229,16 @@ def _number(value: float) -> str:
         raise InvalidInput("NaN and Infinity are not JSON numbers")
     if value == 0:
         return "0"
+    if 1e-4 <= abs(value) < 1e16:
+        # Here repr() already writes the shortest round-tripping digits without an
+        # exponent, as ECMAScript does (coordinates, altitudes, times: most numbers).
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return _number_general(value)
+
+
+def _number_general(value: float) -> str:
+    """``_number`` for any finite non-zero double, by digits and exponent."""
     sign = "-" if value < 0 else ""
     # repr() gives the shortest round-tripping decimal, as ECMAScript requires.
     _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()

@@ -177,3 +177,25 @@ def test_canonical_json_edge_cases_agree() -> None:
         [-0, -MAX_SAFE_INTEGER],
     ):
         assert encode_or_error(value, general=False) == encode_or_error(value, general=True)
+
+
+@settings(max_examples=3000)
+@given(
+    st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=1e-5, max_value=1e17)
+    | st.floats(min_value=-1e17, max_value=-1e-5)
+)
+def test_the_number_fast_path_writes_what_the_general_one_does(value: float) -> None:
+    """repr() for 1e-4 <= |v| < 1e16 equals the digits-and-exponent definition."""
+    from molink.core.canonical import _number, _number_general
+
+    if value != 0:
+        assert _number(value) == _number_general(value)
+
+
+def test_the_number_fast_path_at_its_edges() -> None:
+    from molink.core.canonical import _number, _number_general
+
+    for value in (1e-4, 0.00010000000000000002, 9999999999999998.0, 1e16, 123.0, -45.5, 0.1):
+        assert _number(value) == _number_general(value), value
+        assert _number(-value) == _number_general(-value), value
