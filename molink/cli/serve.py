@@ -107,6 +107,7 @@ def _uvicorn_options(config: NodeConfig) -> dict[str, Any]:
 
 def _serve_here(config: NodeConfig) -> None:
     runtime = NodeRuntime.from_config(config, clock=unsafe_clock_skew(), upgrade=False)
+    runtime.freeze_after_warm = True
     app = create_app(runtime)
     server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(config)))
     try:
@@ -135,4 +136,5 @@ def worker_app() -> FastAPI:
         pool_size=_WORKER_POOL,
         max_overflow=_WORKER_POOL,
     )
+    runtime.freeze_after_warm = True
     return create_app(runtime)
