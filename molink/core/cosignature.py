@@ -16,23 +16,21 @@ Time is always passed in (``int`` seconds); nothing here reads a clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from molink.core.checkpoint import Checkpoint
 from molink.core.note import (
     NoteSignature,
+    SeedSigner,
     VerifierKey,
-    format_signer_key,
-    is_valid_key_name,
-    key_id,
     parse_note,
-    parse_signer_key,
 )
-from molink.errors import ConfigError, InvalidInput, MalformedData, SignatureInvalid
+from molink.errors import InvalidInput, MalformedData, SignatureInvalid
 
 __all__ = [
     "COSIGNATURE_TYPE",
@@ -160,50 +158,15 @@ class CosignatureVerifier:
 
 
 @dataclass(frozen=True, slots=True)
-class Cosigner:
+class Cosigner(SeedSigner):
     """A witness key producing ``cosignature/v1`` signatures. ``repr`` hides the seed.
 
     The spec requires a distinct key per cosigner: never reuse a log key or another
     cosigner's seed here.
     """
 
-    name: str
-    seed: bytes = field(repr=False)
-    public_key: bytes = field(init=False)
-    key_id: int = field(init=False)
-    _key: Ed25519PrivateKey = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not is_valid_key_name(self.name):
-            raise InvalidInput(f"invalid key name {self.name!r}")
-        if not isinstance(self.seed, bytes) or len(self.seed) != 32:
-            raise InvalidInput("an Ed25519 seed is 32 bytes")
-        key = Ed25519PrivateKey.from_private_bytes(self.seed)
-        public = key.public_key().public_bytes_raw()
-        object.__setattr__(self, "_key", key)
-        object.__setattr__(self, "public_key", public)
-        object.__setattr__(self, "key_id", key_id(self.name, bytes([COSIGNATURE_TYPE]) + public))
-
-    @classmethod
-    def generate(cls, name: str, random_bytes: Callable[[int], bytes]) -> Cosigner:
-        """A new key from ``random_bytes`` (e.g. ``os.urandom``)."""
-        return cls(name, random_bytes(32))
-
-    @classmethod
-    def from_skey(cls, skey: str) -> Cosigner:
-        """Build from ``PRIVATE+KEY+name+hex+base64(0x04 || seed)``; raises ``ConfigError``."""
-        name, hex_id, key_type, secret = parse_signer_key(skey)
-        if key_type != COSIGNATURE_TYPE or len(secret) != 32:
-            raise ConfigError("not a cosignature/v1 signer key")
-        cosigner = cls(name, secret)
-        if cosigner.key_id != hex_id:
-            raise ConfigError("signer key ID does not match its name and key")
-        return cosigner
-
-    @property
-    def skey(self) -> str:
-        """The signer key string (secret)."""
-        return format_signer_key(self.name, COSIGNATURE_TYPE, self.key_id, self.seed)
+    SIG_TYPE: ClassVar[int] = COSIGNATURE_TYPE
+    KIND: ClassVar[str] = "a cosignature/v1"
 
     @property
     def vkey(self) -> str:

@@ -24,7 +24,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol, Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -43,6 +43,7 @@ __all__ = [
     "NoteSigner",
     "NoteVerifier",
     "OpenedNote",
+    "SeedSigner",
     "VerifierKey",
     "format_signer_key",
     "is_valid_key_name",
@@ -373,8 +374,16 @@ class Ed25519Verifier:
 
 
 @dataclass(frozen=True, slots=True)
-class Ed25519Signer:
-    """Signs notes with type ``0x01`` Ed25519 signatures. ``repr`` hides the seed."""
+class SeedSigner:
+    """An Ed25519 seed under a key name, for one signature type. ``repr`` hides the seed.
+
+    The common part of note signers (type ``0x01``, here) and witness cosigners (type
+    ``0x04``, ``molink.core.cosignature``): the key ID binds the name, the type byte and
+    the public key (c2sp.org/signed-note), and the signer key string carries the seed.
+    """
+
+    SIG_TYPE: ClassVar[int]
+    KIND: ClassVar[str]  # for errors: "not {KIND} signer key"
 
     name: str
     seed: bytes = field(repr=False)
@@ -391,19 +400,19 @@ class Ed25519Signer:
         public = key.public_key().public_bytes_raw()
         object.__setattr__(self, "_key", key)
         object.__setattr__(self, "public_key", public)
-        object.__setattr__(self, "key_id", key_id(self.name, bytes([SIG_TYPE_ED25519]) + public))
+        object.__setattr__(self, "key_id", key_id(self.name, bytes([self.SIG_TYPE]) + public))
 
     @classmethod
-    def generate(cls, name: str, random_bytes: Callable[[int], bytes]) -> Ed25519Signer:
+    def generate(cls, name: str, random_bytes: Callable[[int], bytes]) -> Self:
         """A new key from ``random_bytes`` (e.g. ``os.urandom``)."""
         return cls(name, random_bytes(32))
 
     @classmethod
-    def from_skey(cls, skey: str) -> Ed25519Signer:
-        """Build from a signer key string; raises ``ConfigError``."""
+    def from_skey(cls, skey: str) -> Self:
+        """Build from ``PRIVATE+KEY+name+hex+base64(type || seed)``; raises ``ConfigError``."""
         name, hex_id, key_type, secret = parse_signer_key(skey)
-        if key_type != SIG_TYPE_ED25519 or len(secret) != 32:
-            raise ConfigError("not an Ed25519 note signer key")
+        if key_type != cls.SIG_TYPE or len(secret) != 32:
+            raise ConfigError(f"not {cls.KIND} signer key")
         signer = cls(name, secret)
         if signer.key_id != hex_id:
             raise ConfigError("signer key ID does not match its name and key")
@@ -412,7 +421,15 @@ class Ed25519Signer:
     @property
     def skey(self) -> str:
         """The signer key string (secret)."""
-        return format_signer_key(self.name, SIG_TYPE_ED25519, self.key_id, self.seed)
+        return format_signer_key(self.name, self.SIG_TYPE, self.key_id, self.seed)
+
+
+@dataclass(frozen=True, slots=True)
+class Ed25519Signer(SeedSigner):
+    """Signs notes with type ``0x01`` Ed25519 signatures."""
+
+    SIG_TYPE: ClassVar[int] = SIG_TYPE_ED25519
+    KIND: ClassVar[str] = "an Ed25519 note"
 
     @property
     def vkey(self) -> str:

@@ -383,6 +383,7 @@ def test_exported_members() -> None:
         "NoteSigner",
         "NoteVerifier",
         "OpenedNote",
+        "SeedSigner",
         "VerifierKey",
         "format_signer_key",
         "is_valid_key_name",
