@@ -23,6 +23,7 @@ from molink.core.envelope import Directory
 from molink.core.ids import is_uuid
 from molink.core.jose import jws_parse, jws_sign
 from molink.core.keys import PartyKeys, is_party_id
+from molink.core.note import is_valid_key_name
 from molink.errors import InvalidInput, MalformedData, SignatureInvalid
 
 __all__ = ["RECEIPT_TYP", "Receipt", "make_receipt", "verify_receipt"]
@@ -86,7 +87,10 @@ def _check(payload: Any) -> dict[str, Any]:
         "from": isinstance(payload.get("from"), str) and is_party_id(payload["from"]),
         "to": isinstance(payload.get("to"), str) and is_party_id(payload["to"]),
         "received": isinstance(payload.get("received"), str),
-        "log_origin": isinstance(payload.get("log_origin"), str) and len(payload["log_origin"]) > 0,
+        # The recipient's log origin names its checkpoints' first line and the key of
+        # its log (c2sp.org/tlog-checkpoint, signed-note): a key name, nothing looser.
+        "log_origin": isinstance(payload.get("log_origin"), str)
+        and is_valid_key_name(payload["log_origin"]),
         "log_index": isinstance(payload.get("log_index"), int) and payload["log_index"] >= 0,
     }
     for name, good in ok.items():

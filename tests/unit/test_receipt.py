@@ -111,6 +111,9 @@ def test_receipt_signed_by_the_wrong_party_or_key() -> None:
         {"message_id": MESSAGE_ID + "\n"},
         {"sender": "us"},
         {"log_origin": ""},
+        {"log_origin": "molink.example/US\nforged line"},
+        {"log_origin": "molink example"},
+        {"log_origin": "a+b"},
         {"log_index": -1},
         {"received": datetime(2026, 2, 5)},
     ],
@@ -133,6 +136,8 @@ def test_make_receipt_refuses_invalid_input(change: dict[str, Any]) -> None:
         lambda p: {**p, "received": "2026-02-05T10:00:01"},
         lambda p: {**p, "to": ["US"]},
         lambda p: {k: v for k, v in p.items() if k != "log_origin"},
+        lambda p: {**p, "log_origin": "two\nlines"},
+        lambda p: {**p, "log_origin": "has space"},
     ],
 )
 def test_verify_refuses_bad_payload_even_when_signed(mutate: Any) -> None:
