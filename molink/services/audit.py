@@ -8,7 +8,7 @@ signed, witnessed checkpoints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -66,7 +66,7 @@ class AuditService:
             source=None if actor.source is None else actor.source[:64],
         )
         (index,) = ctx.log.append(conn, [record.log_entry()], now_us)
-        stored = AuditRecord(**{**record.to_row(), "log_index": index})
+        stored = replace(record, log_index=index)
         AuditRepo.add(conn, stored)
         return stored
 

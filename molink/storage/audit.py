@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select
@@ -51,7 +51,12 @@ class AuditRecord:
         return cls(**{k: getattr(row, k) for k in cls.__dataclass_fields__})
 
     def to_row(self) -> dict[str, Any]:
-        return asdict(self)
+        # Flat fields only: a comprehension, not dataclasses.asdict, which deep-copies
+        # every value on a path every request takes.
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(AuditRecord))
 
 
 @dataclass(frozen=True, slots=True)
