@@ -26,12 +26,13 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from molink.core.atrest import is_sealed
 from molink.core.b64 import b64url_encode
 from molink.core.dtg import format_utc
 from molink.core.geofence import parse_location
 from molink.core.terminal import login_text, verify_proof
-from molink.errors import NotAuthenticated, RateLimited
-from molink.services.accounts import check_password, check_totp, new_token
+from molink.errors import NotAuthenticated, RateLimited, StorageError
+from molink.services.accounts import check_password, check_totp, new_token, open_totp, seal_totp
 from molink.services.context import NodeContext
 from molink.storage.db import from_micros, micros
 from molink.storage.operators import OperatorRepo, Principal, check_terminal, token_hash
@@ -176,7 +177,14 @@ class AccessService:
     def _check_secrets(self, row: Any, password: str, totp: str, now: datetime) -> int:
         """Both the password and the TOTP code, always both (no early exit)."""
         ok_password = check_password(self.options.hasher, row.password_hash, password)
-        step = check_totp(row.totp_secret, totp, now, row.totp_last)
+        try:
+            secret = open_totp(self._ctx, row.id, row.totp_secret)
+        except StorageError as exc:  # refused like a wrong code; the administrator is told
+            self._ctx.events.publish(
+                "worker.error", error=f"operator {row.id!r}: TOTP seed: {exc.message}"
+            )
+            secret = None
+        step = check_totp(secret, totp, now, row.totp_last)
         if not ok_password or step is None:
             raise NotAuthenticated(_REFUSED)
         return step
@@ -252,6 +260,8 @@ class AccessService:
             values: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "totp_last": step}
             if rehashed is not None:
                 values["password_hash"] = rehashed
+            if row.totp_secret is not None and not is_sealed(row.totp_secret):
+                values["totp_secret"] = seal_totp(ctx, row.id, row.totp_secret)
             OperatorRepo.update(conn, row.id, **values)
             OperatorRepo.add_token(
                 conn,

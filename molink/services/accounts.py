@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection
 
+from molink.core.atrest import at_rest_key, is_sealed, open_at_rest, seal_at_rest
 from molink.core.authz import parse_scopes
 from molink.core.b64 import b64url_encode
 from molink.errors import InvalidInput, NotFound, StateConflict
@@ -41,8 +42,10 @@ __all__ = [
     "hash_password",
     "issue_api_token",
     "new_token",
+    "open_totp",
     "operator_view",
     "reset_credentials",
+    "seal_totp",
     "token_view",
     "totp_uri",
 ]
@@ -120,6 +123,24 @@ def new_totp_secret(ctx: NodeContext) -> str:
     return base64.b32encode(ctx.random(20)).decode("ascii")
 
 
+def seal_totp(ctx: NodeContext, operator_id: str, secret: str) -> str:
+    """The TOTP seed as stored: sealed under the party's key, bound to the operator."""
+    key = at_rest_key(ctx.keys, "totp")
+    return seal_at_rest(key, secret, aad=f"operator:{operator_id}", random=ctx.random)
+
+
+def open_totp(ctx: NodeContext, operator_id: str, stored: str | None) -> str | None:
+    """The TOTP seed of a stored value (``StorageError`` if it does not open).
+
+    A value stored before seeds were sealed is plain base32; it is returned as it is and
+    resealed at the operator's next good login (``AccessService``).
+    """
+    if stored is None or not is_sealed(stored):
+        return stored
+    keys = [at_rest_key(k, "totp") for k in (ctx.keys, *ctx.retired_keys)]
+    return open_at_rest(keys, stored, aad=f"operator:{operator_id}")
+
+
 def totp_uri(secret: str, operator_id: str, party: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=operator_id, issuer_name=f"molink {party}")
 
@@ -160,7 +181,7 @@ def add_account(
         display_name=display_name or operator_id,
         now_us=ctx.now_us(),
         password_hash=None if password is None else hash_password(hasher, password),
-        totp_secret=secret,
+        totp_secret=seal_totp(ctx, operator_id, secret),
     )
     return NewOperator(operator_id, role, secret, totp_uri(secret, operator_id, ctx.party))
 
@@ -175,7 +196,7 @@ def reset_credentials(
         conn,
         operator_id,
         password_hash=hash_password(hasher, password),
-        totp_secret=secret,
+        totp_secret=seal_totp(ctx, operator_id, secret),
         totp_last=None,
         failed_logins=0,
         locked_until=None,

@@ -351,3 +351,49 @@ def test_scoped_api_token(tmp_path: Path) -> None:
             assert (await c.get("/api/v1/messages", headers=bearer(token))).status_code == 401
 
     run(scenario())
+
+
+def _stored_seed(node: MemNode, operator_id: str) -> str:
+    from sqlalchemy import select
+
+    from molink.storage.schema import operators
+
+    with node.runtime.ctx.db.read() as conn:
+        stored: str = conn.execute(
+            select(operators.c.totp_secret).where(operators.c.id == operator_id)
+        ).scalar_one()
+    return stored
+
+
+def _store_seed(node: MemNode, operator_id: str, value: str) -> None:
+    from molink.storage.operators import OperatorRepo
+
+    with node.runtime.ctx.db.write() as conn:
+        OperatorRepo.update(conn, operator_id, totp_secret=value)
+
+
+def test_totp_seeds_are_sealed_at_rest_and_plain_ones_are_resealed(tmp_path: Path) -> None:
+    node, admin = _node(tmp_path)
+    key = TerminalKey()
+    op = account(node, "duty-2", "duty_officer")
+    other = account(node, "duty-3", "duty_officer")
+    stored = _stored_seed(node, "duty-2")
+    assert stored.startswith("enc1:")
+    assert op.totp_secret not in stored  # a copy of the database alone gives no seed
+
+    async def scenario() -> None:
+        async with _bare(node) as c:
+            await enrol_and_approve(c, key, "US", admin)
+            r = await login(c, key, "duty-2", password=PASSWORD, code=totp(op.totp_secret, node))
+            assert r.status_code == 201, r.text
+            # A seed stored before sealing (plain base32) still works, and is resealed.
+            _store_seed(node, "duty-3", other.totp_secret)
+            r = await login(c, key, "duty-3", password=PASSWORD, code=totp(other.totp_secret, node))
+            assert r.status_code == 201, r.text
+            assert _stored_seed(node, "duty-3").startswith("enc1:")
+            # A sealed seed copied onto another operator's row does not open there.
+            _store_seed(node, "duty-3", stored)
+            r = await login(c, key, "duty-3", password=PASSWORD, code=totp(op.totp_secret, node, 1))
+            assert r.status_code == 401, r.text
+
+    run(scenario())
