@@ -41,7 +41,11 @@ async def checkpoint(request: Request, runtime: RuntimeDep) -> PlainTextResponse
 async def tile(path: str, request: Request, runtime: RuntimeDep) -> Response:
     """A hash tile or an entry bundle (C2SP tlog-tiles, height 8)."""
     await _reader(request, runtime)
-    content, immutable = await run_in_threadpool(runtime.log.tile, f"tile/{path}")
+    cached = runtime.log.cached_tile(f"tile/{path}")  # no worker-thread hop for a hit
+    if cached is not None:
+        content, immutable = cached, True
+    else:
+        content, immutable = await run_in_threadpool(runtime.log.tile, f"tile/{path}")
     return Response(
         content,
         media_type="application/octet-stream",

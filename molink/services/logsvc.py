@@ -9,6 +9,8 @@ complete subtrees.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import Connection
@@ -29,14 +31,22 @@ from molink.services.logaudit import IntegrityReport, audit_log
 from molink.services.logkeys import log_signer
 from molink.storage.logtree import DbHashReader, LogTreeRepo
 
-__all__ = ["IntegrityReport", "LogService"]
+__all__ = ["TILE_CACHE_BYTES", "IntegrityReport", "LogService"]
 
 MAX_INTEGRATE = 50_000
+
+
+# Full tiles are immutable (the log only grows): witnesses and auditors catching up
+# fetch the same ones again and again. Keep the most recent few MiB in memory.
+TILE_CACHE_BYTES = 4 * 1024 * 1024
 
 
 class LogService:
     def __init__(self, ctx: NodeContext) -> None:
         self._ctx = ctx
+        self._tiles: OrderedDict[str, bytes] = OrderedDict()
+        self._tiles_bytes = 0
+        self._tiles_lock = threading.Lock()
         self._signer = log_signer(ctx.log_keys, ctx.log_origin)
         self._tree = LogTreeRepo()
 
@@ -88,8 +98,34 @@ class LogService:
         lines = "".join(c.line for c in cosigs)
         return note + lines if lines else note
 
+    def cached_tile(self, path: str) -> bytes | None:
+        """A full tile served before (full tiles never change), without the database."""
+        with self._tiles_lock:
+            content = self._tiles.get(path)
+            if content is not None:
+                self._tiles.move_to_end(path)
+            return content
+
     def tile(self, path: str) -> tuple[bytes, bool]:
         """Serve ``tile/...``: (content, immutable). Partial tiles are not immutable."""
+        cached = self.cached_tile(path)
+        if cached is not None:
+            return cached, True
+        content, immutable = self._read_tile(path)
+        if immutable:
+            self._remember_tile(path, content)
+        return content, immutable
+
+    def _remember_tile(self, path: str, content: bytes) -> None:
+        with self._tiles_lock:
+            if path not in self._tiles:
+                self._tiles[path] = content
+                self._tiles_bytes += len(content)
+            while self._tiles_bytes > TILE_CACHE_BYTES and self._tiles:
+                _, old = self._tiles.popitem(last=False)
+                self._tiles_bytes -= len(old)
+
+    def _read_tile(self, path: str) -> tuple[bytes, bool]:
         tile = parse_tile_path(path)
         with self._ctx.db.read() as conn:
             latest = self._tree.latest_checkpoint(conn)

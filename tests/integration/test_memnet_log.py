@@ -51,6 +51,13 @@ def test_logs_are_cosigned_by_every_peer_and_tiles_rebuild_the_root(tmp_path: Pa
             ]
             missing = await us.get("/log/tile/0/x001/000")
             assert missing.status_code == 404
+            # Full tiles come from memory the second time, byte for byte the same.
+            log = net["US"].runtime.log
+            assert log.cached_tile("tile/0/000") == level0
+            assert log.cached_tile(Tile(0, 0, 5).path) is None  # partial tiles never cached
+            again = await us.get("/log/tile/0/000")
+            assert again.content == level0
+            assert "immutable" in again.headers["cache-control"]
 
     run(scenario())
 

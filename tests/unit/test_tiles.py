@@ -356,3 +356,25 @@ def test_exported_members() -> None:
         "tiles_for_nodes",
         "tiles_for_size",
     }
+
+
+def test_the_tile_cache_is_bounded_and_keeps_the_most_recent() -> None:
+    from molink.services import logsvc
+
+    class _Log(logsvc.LogService):
+        def __init__(self) -> None:  # the cache only: no node needed
+            import threading
+            from collections import OrderedDict
+
+            self._tiles = OrderedDict()
+            self._tiles_bytes = 0
+            self._tiles_lock = threading.Lock()
+
+    log = _Log()
+    size = 8192
+    count = logsvc.TILE_CACHE_BYTES // size
+    for i in range(count + 10):
+        log._remember_tile(f"tile/0/{i:03d}", bytes([i % 256]) * size)
+    assert log._tiles_bytes <= logsvc.TILE_CACHE_BYTES
+    assert log.cached_tile("tile/0/000") is None  # the oldest went first
+    assert log.cached_tile(f"tile/0/{count + 9:03d}") == bytes([(count + 9) % 256]) * size
