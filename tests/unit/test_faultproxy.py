@@ -51,7 +51,14 @@ def echo_port() -> Iterator[int]:
 
 def _exchange(port: int, payload: bytes) -> bytes:
     """Send ``payload``, half-close, read the answer until EOF or a reset (empty)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    except ConnectionResetError:
+        # A proxy that resets at once can do so before connect() has looked at the
+        # socket's state: with a timeout, CPython polls and then reads SO_ERROR, which
+        # by then holds the reset (seen on a loaded CI machine). Nothing was delivered.
+        return b""
+    with sock:
         got = b""
         try:
             sock.sendall(payload)
