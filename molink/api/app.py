@@ -86,9 +86,10 @@ def create_app(
         app.include_router(router)
     install_console(app)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.max_body_bytes)
+    app.state.audit = AuditService(runtime.ctx)
     app.add_middleware(
         AuditTrail,
-        audit=AuditService(runtime.ctx),
+        audit=app.state.audit,
         events=runtime.ctx.events,
         now_us=runtime.ctx.now_us,
         refusal_limiter=SourceLimiter(60, timedelta(minutes=1), what="refused credentials"),

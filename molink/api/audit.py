@@ -22,6 +22,8 @@ import json
 from typing import Any
 
 import anyio
+from sqlalchemy import Connection
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from molink.errors import MolinkError, RateLimited
@@ -29,17 +31,42 @@ from molink.services.access import SourceLimiter
 from molink.services.audit import Actor, AuditService
 from molink.services.events import EventBus
 
-__all__ = ["AuditTrail", "outcome_of"]
+__all__ = ["AuditTrail", "outcome_of", "record_in_action"]
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _REFUSED = frozenset({401, 403, 429})
 _UNAUDITED = frozenset({"/api/v1/health"})
+_RECORDED = "molink_audit_recorded"
 
 
 def outcome_of(status: int) -> str:
     if status in _REFUSED:
         return "refused"
     return "ok" if status < 400 else "failed"
+
+
+def record_in_action(request: Request, audit: AuditService, *, status: int) -> Any:
+    """A callback that writes this request's success record in the action's own
+    transaction (one commit instead of two on the busiest endpoint).
+
+    The middleware then skips its own record for a success. If the action fails, its
+    transaction (and this record) rolls back, and the middleware records the failure.
+    """
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    source = request.client.host if request.client else "unknown"
+
+    def write(conn: Connection) -> None:
+        who = state.get("molink_principal")
+        actor = (
+            Actor(who.operator_id, who.role, who.terminal, source)
+            if who is not None
+            else Actor(None, None, None, source)
+        )
+        action = state.get("molink_action") or request.scope["path"]
+        audit.record_in(conn, actor, action=action, outcome="ok", status=status)
+        state[_RECORDED] = True
+
+    return write
 
 
 class AuditTrail:
@@ -81,7 +108,8 @@ class AuditTrail:
                     status = -1  # not audited: pass everything through
                     await send(message)
                 elif status < 400:
-                    await self._record(scope, state, source, status, None)
+                    if not state.get(_RECORDED):  # else written with the action itself
+                        await self._record(scope, state, source, status, None)
                     await send(message)
                 else:
                     held.append(message)  # hold the (small) problem to record its detail

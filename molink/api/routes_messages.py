@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from molink.api.audit import record_in_action
 from molink.api.deps import RuntimeDep, require
 from molink.core.precedence import Precedence
 from molink.errors import InvalidInput
@@ -49,7 +50,10 @@ class SendResponse(BaseModel):
 
 @router.post("", status_code=201, response_model=SendResponse)
 def send_message(
-    req: SendRequest, runtime: RuntimeDep, who: Annotated[Principal, require("message.send")]
+    req: SendRequest,
+    request: Request,
+    runtime: RuntimeDep,
+    who: Annotated[Principal, require("message.send")],
 ) -> JSONResponse:
     """Sign, seal and queue a message. 201 means it is durably stored and logged.
 
@@ -78,6 +82,7 @@ def send_message(
             lang=req.lang,
             channel=req.channel,
             operator=who.pseudonym,
+            also=record_in_action(request, request.app.state.audit, status=201),
         )
     # A ready response: FastAPI would otherwise validate the dict against SendResponse
     # in another worker-thread hop, on the hottest path of the node.

@@ -7,7 +7,7 @@ durable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,8 +64,13 @@ class MessagingService:
         code: str | None = None,
         params: Mapping[str, str] | None = None,
         operator: str = "system",
+        also: Callable[[Connection], None] | None = None,
     ) -> Submitted:
-        """Sign, seal, queue and log a message. Returns once all of it is committed."""
+        """Sign, seal, queue and log a message. Returns once all of it is committed.
+
+        ``also`` runs in the same transaction after the message is written (the API's
+        audit record: one commit for the action and its record, both or neither).
+        """
         recipients = self._check_recipients(to)
         fields = message_fields(subject=subject, body=body, lang=lang, code=code, params=params)
         extra = {
@@ -76,7 +81,7 @@ class MessagingService:
             "params": dict(params) if code is not None and params else None,
         }
         return self._send_signed(
-            "message", recipients, precedence, channel, fields, extra, operator=operator
+            "message", recipients, precedence, channel, fields, extra, operator=operator, also=also
         )
 
     def send_object(
@@ -137,6 +142,7 @@ class MessagingService:
         operator: str,
         ref: str | None = None,
         conn: Connection | None = None,
+        also: Callable[[Connection], None] | None = None,
     ) -> Submitted:
         if conn is not None:
             return self._write(
@@ -146,6 +152,8 @@ class MessagingService:
             submitted = self._write(
                 own, type_, recipients, precedence, channel, fields, extra, operator, ref
             )
+            if also is not None:
+                also(own)
         self._ctx.events.publish("message.queued", id=submitted.id, type=type_)
         return submitted
 

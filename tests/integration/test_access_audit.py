@@ -42,6 +42,10 @@ def test_audit_records_attempts_and_refusals(tmp_path: Path) -> None:
                 "/api/v1/messages", json={"to": ["RU"], "body": "hello"}, headers=node.auth
             )
             assert sent.status_code == 201
+            unknown = await c.post(
+                "/api/v1/messages", json={"to": ["ZZ"], "body": "hello"}, headers=node.auth
+            )
+            assert unknown.status_code == 422
             assert (await c.get("/api/v1/messages", headers=node.auth)).status_code == 200
             refused = await c.post(
                 "/api/v1/messages", json={"to": ["RU"], "body": "x"}, headers=bearer(translator)
@@ -65,7 +69,8 @@ def test_audit_records_attempts_and_refusals(tmp_path: Path) -> None:
             items = r.json()["items"]
             summary = [(i["operator"], i["action"], i["outcome"], i["status"]) for i in items]
             assert summary == [
-                (f"duty-{node.party}", "message.send", "ok", 201),
+                (f"duty-{node.party}", "message.send", "ok", 201),  # in the send's own commit
+                (f"duty-{node.party}", "message.send", "failed", 422),
                 ("translator-US", "message.send", "refused", 403),
                 (None, "message.read", "refused", 401),
                 ("auditor-US", "channel.change", "refused", 403),
@@ -73,13 +78,13 @@ def test_audit_records_attempts_and_refusals(tmp_path: Path) -> None:
                 ("administrator-US", "terminal.manage", "ok", 200),
                 ("administrator-US", "terminal.manage", "failed", 404),
             ]  # the successful GET is not recorded: reads change nothing
-            translator_refusal = items[1]
+            translator_refusal = items[2]
             assert translator_refusal["role"] == "translator"
             assert translator_refusal["terminal"] == "cli"
             assert "permission 'message.send' is required" in translator_refusal["detail"]
             assert items[0]["terminal"] == f"console-{node.party}"
-            assert items[5]["target"] == key.id
-            assert items[4]["terminal"] == key.id
+            assert items[6]["target"] == key.id
+            assert items[5]["terminal"] == key.id
 
             only = await c.get(
                 "/api/v1/audit?outcome=refused&action=message.*", headers=bearer(auditor)
