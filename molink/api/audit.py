@@ -45,6 +45,17 @@ def outcome_of(status: int) -> str:
     return "ok" if status < 400 else "failed"
 
 
+def _actor(state: dict[str, Any], source: str) -> Actor:
+    """Who acted: the authenticated principal, else the claimed login, else the source."""
+    who = state.get("molink_principal")
+    claimed = state.get("molink_claimed")  # (operator, terminal) of a login attempt
+    if who is not None:
+        return Actor(who.operator_id, who.role, who.terminal, source)
+    if claimed is not None:
+        return Actor(claimed[0], None, claimed[1], source)
+    return Actor(None, None, None, source)
+
+
 def record_in_action(request: Request, audit: AuditService, *, status: int) -> Any:
     """A callback that writes this request's success record in the action's own
     transaction (one commit instead of two on the busiest endpoint).
@@ -56,12 +67,7 @@ def record_in_action(request: Request, audit: AuditService, *, status: int) -> A
     source = request.client.host if request.client else "unknown"
 
     def write(conn: Connection) -> None:
-        who = state.get("molink_principal")
-        actor = (
-            Actor(who.operator_id, who.role, who.terminal, source)
-            if who is not None
-            else Actor(None, None, None, source)
-        )
+        actor = _actor(state, source)
         action = state.get("molink_action") or request.scope["path"]
         audit.record_in(conn, actor, action=action, outcome="ok", status=status)
         state[_RECORDED] = True
@@ -154,14 +160,8 @@ class AuditTrail:
     async def _record(
         self, scope: Scope, state: dict[str, Any], source: str, status: int, detail: str | None
     ) -> None:
-        who = state.get("molink_principal")
-        claimed = state.get("molink_claimed")  # (operator, terminal) of a login attempt
-        if who is not None:
-            actor = Actor(who.operator_id, who.role, who.terminal, source)
-        elif claimed is not None:
-            actor = Actor(claimed[0], None, claimed[1], source)
-        else:
-            actor = Actor(None, None, None, source)
+        actor = _actor(state, source)
+        claimed = state.get("molink_claimed")
         if status == 401:
             self._refusals.count(source, self._now_us())
         action = state.get("molink_action") or _route_name(scope)
