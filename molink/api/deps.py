@@ -131,7 +131,7 @@ class Requirement:
 
     async def __call__(self, request: Request) -> Principal:
         runtime: NodeRuntime = request.app.state.runtime
-        if runtime.ctx.db.is_sqlite:
+        if runtime.ctx.db.local_reads:
             return authorize(request, *self.actions)
         return await anyio.to_thread.run_sync(lambda: authorize(request, *self.actions))
 

@@ -145,11 +145,10 @@ class PeerLink:
         return delivered
 
     def _claim(self, now_us: int) -> list[Delivery]:
-        if not self.ctx.db.is_postgres:
-            # SQLite: one process (``molink serve`` refuses a second worker) and one
-            # task per link that drains batch after batch, so nobody else can take
-            # these rows: looking is enough, and saves a write transaction (an fsync)
-            # on every message's way out.
+        if self.ctx.db.one_process:
+            # One process, and one task per link that drains batch after batch, so
+            # nobody else can take these rows: looking is enough, and saves a write
+            # transaction (an fsync) on every message's way out.
             return self._due(now_us)
         lease_until = now_us + int(self.claim_lease_s * 1_000_000)
         with self.ctx.db.write(sequenced=False) as conn:

@@ -110,6 +110,18 @@ class Database:
         return self.url.startswith("postgresql")
 
     @property
+    def one_process(self) -> bool:
+        """Only one process ever writes (SQLite: ``molink serve`` refuses more workers),
+        so rows it looks at cannot be taken by anyone else: no claims needed."""
+        return self.is_sqlite
+
+    @property
+    def local_reads(self) -> bool:
+        """A read never waits for a writer or the network (SQLite in WAL mode, a page-cache
+        lookup): cheap enough for the event loop, cheaper than a worker-thread hop."""
+        return self.is_sqlite
+
+    @property
     def libpq_url(self) -> str:
         """The URL without SQLAlchemy's driver suffix (for psycopg itself, ``pg_dump``)."""
         return self.url.replace("postgresql+psycopg://", "postgresql://", 1)
