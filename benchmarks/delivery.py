@@ -31,6 +31,7 @@ cores (the load average is printed); CPU per message does not.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import resource
@@ -369,7 +370,10 @@ async def _asgi_call(app: Any, method: str, path: str, body: bytes, headers: dic
     status: list[int] = []
 
     async def receive() -> dict[str, Any]:
-        return pending.pop(0) if pending else {"type": "http.disconnect"}
+        if pending:
+            return pending.pop(0)
+        await asyncio.Event().wait()  # the client stays connected (as httpx's transport does)
+        return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -478,7 +482,6 @@ def breakdown(root: Path, count: int) -> None:
         entries = us.ctx.log.size(conn)
     ms, _ = _cpu_ms(us.log.integrate)
     note("US  log.integrate + sign checkpoint (per log entry)", ms / max(1, entries))
-    import asyncio
 
     asyncio.run(_framework_costs(net, us, ru, count, note))
     print(f"\nin-process CPU per message ({count} messages; median per step)")

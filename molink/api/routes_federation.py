@@ -39,6 +39,12 @@ async def envelopes(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
         raise MalformedData('body must be {"envelopes": [ {...}, ... ]}')
     if len(batch) > MAX_BATCH:
         raise InvalidInput(f"at most {MAX_BATCH} envelopes per batch")
+    if await request.is_disconnected():
+        # The sender gave up waiting (its request timed out while this node was frozen
+        # or overloaded) and counts the batch as failed: it sends it again, in precedence
+        # order with what has queued since. Storing it now would let a stale ROUTINE
+        # jump ahead of that backlog's FLASH; nothing is lost by not storing it.
+        return {"results": []}
     results = await run_in_threadpool(runtime.inbound.receive, batch)
     return {"results": [r.to_json() for r in results]}
 

@@ -161,3 +161,65 @@ def test_duplicate_envelope_returns_stored_receipt(tmp_path: Path) -> None:
             assert len(inbox) == 1
 
     run(scenario())
+
+
+def test_a_batch_whose_sender_gave_up_is_not_stored(tmp_path: Path) -> None:
+    """A request that timed out at the sender (the receiver was frozen) and is read only
+    later is not stored: the sender resends it in precedence order with its backlog."""
+    from molink.core.canonical import canonical_json
+    from molink.core.httpsig import sign_request
+
+    net = build_memnet(tmp_path, ["US", "RU"])
+    us_rt, ru = net["US"].runtime, net["RU"]
+
+    async def scenario() -> None:
+        async with net["US"].client() as us:
+            sent = await us.post("/api/v1/messages", json={"to": ["RU"], "body": "stale"})
+            mid = sent.json()["id"]
+        us_rt.outbox.refresh_peers()
+        items = us_rt.outbox.links["RU"]._due(us_rt.ctx.now_us())
+        body = canonical_json({"envelopes": [i.envelope for i in items]})
+        headers = sign_request(
+            us_rt.ctx.keys.sig_private,
+            keyid=us_rt.ctx.keys.public.sig_kid,
+            method="POST",
+            path="/federation/v1/envelopes",
+            body=body,
+            now=us_rt.ctx.clock.now(),
+        )
+        raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        raw += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        path = "/federation/v1/envelopes"
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "https",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": raw,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 443),
+        }
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:  # the body, then the sender is gone
+            return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+        async def send(_message: dict[str, Any]) -> None:
+            return None
+
+        await ru.app(scope, receive, send)
+        async with ru.client() as client:
+            assert (await client.get(f"/api/v1/messages/{mid}")).status_code == 404
+        assert await net["US"].drain() == 1  # the resend is stored, once
+        async with ru.client() as client:
+            assert (await client.get(f"/api/v1/messages/{mid}")).status_code == 200
+
+    run(scenario())
